@@ -1,0 +1,103 @@
+#include "config.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace cohook {
+
+bool parse_count(const char* s, uint64_t& out) {
+  if (!s || !*s) return false;
+  uint64_t v = 0;
+  for (; *s; ++s) {
+    if (*s < '0' || *s > '9') return false;
+    unsigned d = unsigned(*s - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+bool parse_size(const char* s, size_t& out) {
+  if (!s || !*s) return false;
+  uint64_t v = 0;
+  const char* p = s;
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    unsigned d = unsigned(*p - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (p == s) return false;
+  int shift = 0;
+  switch (*p) {
+    case 0: break;
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: return false;
+  }
+  if (*p && p[1] && !((p[1] == 'b' || p[1] == 'B') && !p[2])) return false;  // allow "64kb"
+  if (shift && v > (UINT64_MAX >> shift)) return false;
+  out = size_t(v << shift);
+  return true;
+}
+
+namespace {
+
+enum class Kind { Size, Count };
+
+struct Var {
+  const char* name;
+  Kind kind;
+  uint64_t lo, hi;
+  const char* form;  // accepted form, as shown to the user
+};
+
+bool fail(char* err, size_t n, const Var& v, const char* got) {
+  std::snprintf(err, n, "cohook: %s=\"%s\" is invalid: expected %s", v.name, got, v.form);
+  return false;
+}
+
+// Parse one variable if set; leaves `value` alone when it is unset.
+template <class T>
+bool read_var(EnvLookup get, const Var& v, T& value, char* err, size_t n) {
+  const char* text = get(v.name);
+  if (!text) return true;
+  uint64_t x = 0;
+  bool ok;
+  if (v.kind == Kind::Size) {
+    size_t sz = 0;
+    ok = parse_size(text, sz);
+    x = sz;
+  } else {
+    ok = parse_count(text, x);
+  }
+  if (!ok || x < v.lo || x > v.hi) return fail(err, n, v, text);
+  value = T(x);
+  return true;
+}
+
+const char* env_lookup(const char* name) { return std::getenv(name); }
+
+}  // namespace
+
+bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
+  if (!get) get = env_lookup;
+  static const Var kStackSize{"COHOOK_STACK_SIZE", Kind::Size, 16 << 10, 256 << 20,
+                              "a size like 65536, 64k or 1m (16k..256m)"};
+  static const Var kStackCache{"COHOOK_STACK_CACHE", Kind::Count, 0, 1000000,
+                               "a whole number of stacks kept for reuse (0..1000000)"};
+  static const Var kShared{"COHOOK_SHARED_STACKS", Kind::Count, 0, 65536,
+                           "a whole number of shared stacks, 0 for private stacks (0..65536)"};
+  static const Var kSharedSize{"COHOOK_SHARED_STACK_SIZE", Kind::Size, 16 << 10, 256 << 20,
+                               "a size like 131072, 128k or 1m (16k..256m)"};
+  Config c = out;
+  if (!read_var(get, kStackSize, c.stack_size, err, n)) return false;
+  if (!read_var(get, kStackCache, c.stack_cache, err, n)) return false;
+  if (!read_var(get, kShared, c.shared_stacks, err, n)) return false;
+  if (!read_var(get, kSharedSize, c.shared_stack_size, err, n)) return false;
+  out = c;
+  return true;
+}
+
+}  // namespace cohook

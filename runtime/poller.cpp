@@ -1,0 +1,250 @@
+#include "poller.h"
+
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "park.h"
+#include "spinlock.h"
+
+namespace cohook {
+
+namespace {
+
+// ---- the process-wide fd table -------------------------------------------
+
+struct WaitNode {
+  Parker* parker;
+  WaitResult result;
+  bool queued;
+  WaitNode* next;
+};
+
+struct Direction {
+  std::atomic<uint64_t> epoch{0};
+  WaitNode* head = nullptr;  // guarded by FdState::lock
+};
+
+struct FdState {
+  SpinLock lock;
+  uint32_t generation = 0;
+  Poller* poller = nullptr;  // where it is registered
+  bool unpollable = false;
+  Direction dir[2];
+};
+
+// Two levels so that a process with few fds uses little memory and a lookup
+// never takes a lock: chunks are created once and never freed.
+constexpr int kChunkBits = 10;
+constexpr int kChunk = 1 << kChunkBits;
+std::atomic<FdState*> g_chunks[kMaxTrackedFd / kChunk];
+
+FdState* fd_state(int fd, bool create) {
+  if (fd < 0 || fd >= kMaxTrackedFd) return nullptr;
+  auto& slot = g_chunks[fd >> kChunkBits];
+  FdState* chunk = slot.load(std::memory_order_acquire);
+  if (!chunk) {
+    if (!create) return nullptr;
+    auto* fresh = new (std::nothrow) FdState[kChunk];
+    if (!fresh) return nullptr;
+    if (!slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
+      delete[] fresh;  // another thread won; `chunk` now holds its pointer
+    } else {
+      chunk = fresh;
+    }
+  }
+  return &chunk[fd & (kChunk - 1)];
+}
+
+// Caller holds st.lock. Unparking under the lock keeps a timed-out waiter
+// from returning (and freeing its node's coroutine) while we still touch it.
+void wake_all(Direction& d, WaitResult why) {
+  d.epoch.fetch_add(1, std::memory_order_release);
+  WaitNode* n = d.head;
+  d.head = nullptr;
+  while (n) {
+    WaitNode* next = n->next;
+    n->result = why;
+    n->queued = false;
+    n->parker->unpark();
+    n = next;
+  }
+}
+
+void unlink(Direction& d, WaitNode* node) {
+  for (WaitNode** p = &d.head; *p; p = &(*p)->next) {
+    if (*p == node) {
+      *p = node->next;
+      return;
+    }
+  }
+}
+
+constexpr uint64_t kWakeToken = ~uint64_t(0);
+uint64_t pack(int fd, uint32_t gen) { return (uint64_t(gen) << 32) | uint32_t(fd); }
+
+void dispatch_event(uint64_t data, uint32_t events) {
+  int fd = int(uint32_t(data));
+  uint32_t gen = uint32_t(data >> 32);
+  FdState* st = fd_state(fd, false);
+  if (!st) return;
+  SpinGuard g(st->lock);
+  if (st->generation != gen) return;  // an event of a file that was closed
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
+    wake_all(st->dir[0], WaitResult::Ready);
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) wake_all(st->dir[1], WaitResult::Ready);
+}
+
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+std::atomic<int> g_pwait2{-1};  // -1 unknown, 0 no, 1 yes
+std::atomic<uint64_t> g_ctl_calls{0};
+
+int counted_epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
+  g_ctl_calls.fetch_add(1, std::memory_order_relaxed);
+  return epoll_ctl(epfd, op, fd, ev);
+}
+
+}  // namespace
+
+// ---- Poller ----------------------------------------------------------------
+
+Poller::Poller() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  wakefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epfd_ >= 0 && wakefd_ >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWakeToken;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
+  }
+}
+
+Poller::~Poller() {
+  // Registrations die with the epoll instance: mark them so, and wake anyone
+  // still waiting, so a later wait registers afresh with a live poller.
+  for (auto& slot : g_chunks) {
+    FdState* chunk = slot.load(std::memory_order_acquire);
+    if (!chunk) continue;
+    for (int i = 0; i < kChunk; ++i) {
+      FdState& st = chunk[i];
+      SpinGuard g(st.lock);
+      if (st.poller != this) continue;
+      st.poller = nullptr;
+      st.generation++;
+      wake_all(st.dir[0], WaitResult::Closed);
+      wake_all(st.dir[1], WaitResult::Closed);
+    }
+  }
+  if (epfd_ >= 0) close(epfd_);
+  if (wakefd_ >= 0) close(wakefd_);
+}
+
+uint64_t Poller::epoll_ctl_calls() { return g_ctl_calls.load(std::memory_order_relaxed); }
+
+bool Poller::has_ns_precision() { return g_pwait2.load(std::memory_order_relaxed) == 1; }
+
+int Poller::poll(Deadline deadline) {
+  epoll_event evs[256];
+  int n;
+  Nanos wait = deadline == kForever ? -1 : deadline - now_ns();
+  if (wait < 0 && deadline != kForever) wait = 0;
+  if (g_pwait2.load(std::memory_order_relaxed) != 0) {
+    timespec ts{wait / 1000000000, wait % 1000000000};
+    n = int(syscall(SYS_epoll_pwait2, epfd_, evs, 256, wait < 0 ? nullptr : &ts, nullptr, 0));
+    if (n < 0 && errno == ENOSYS) {
+      g_pwait2.store(0);
+      return poll(deadline);
+    }
+    g_pwait2.store(1, std::memory_order_relaxed);
+  } else {
+    // Millisecond timeout rounded up: never wake before the deadline.
+    int ms = wait < 0 ? -1 : int(std::min<Nanos>((wait + 999999) / 1000000, INT_MAX));
+    n = epoll_wait(epfd_, evs, 256, ms);
+  }
+  if (n < 0) return 0;  // EINTR: the caller loops
+  for (int i = 0; i < n; ++i) {
+    if (evs[i].data.u64 == kWakeToken) {
+      uint64_t v;
+      while (read(wakefd_, &v, sizeof v) > 0) {
+      }
+      continue;
+    }
+    dispatch_event(evs[i].data.u64, evs[i].events);
+  }
+  return n;
+}
+
+void Poller::wake() {
+  uint64_t one = 1;
+  while (write(wakefd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+bool Poller::add(int fd, uint32_t generation) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = pack(fd, generation);
+  if (counted_epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+  if (errno == EEXIST) return counted_epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
+  return false;
+}
+
+// ---- waiting -----------------------------------------------------------------
+
+uint64_t fd_epoch(int fd, IoDir dir) {
+  FdState* st = fd_state(fd, false);
+  return st ? st->dir[int(dir)].epoch.load(std::memory_order_acquire) : 0;
+}
+
+WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline deadline) {
+  FdState* st = fd_state(fd, true);
+  if (!st) return WaitResult::NotPollable;
+  Direction& d = st->dir[int(dir)];
+  WaitNode node{Parker::current(), WaitResult::TimedOut, true, nullptr};
+  {
+    SpinGuard g(st->lock);
+    if (st->unpollable) return WaitResult::NotPollable;
+    if (!st->poller) {
+      if (!poller.add(fd, st->generation)) {
+        // EPERM: regular file or directory -- always "ready", block natively.
+        if (errno == EPERM) st->unpollable = true;
+        return WaitResult::NotPollable;
+      }
+      st->poller = &poller;
+    }
+    if (d.epoch.load(std::memory_order_acquire) != epoch) return WaitResult::Ready;
+    node.next = d.head;
+    d.head = &node;
+  }
+  for (;;) {
+    bool in_time = node.parker->park_until(deadline);
+    SpinGuard g(st->lock);
+    if (!node.queued) return node.result;
+    if (!in_time) {
+      unlink(d, &node);
+      return WaitResult::TimedOut;
+    }
+  }
+}
+
+void forget_fd(int fd) {
+  FdState* st = fd_state(fd, false);
+  if (!st) return;
+  SpinGuard g(st->lock);
+  if (st->poller) {
+    counted_epoll_ctl(st->poller->epoll_fd(), EPOLL_CTL_DEL, fd, nullptr);
+    st->poller = nullptr;
+  }
+  st->unpollable = false;
+  st->generation++;
+  wake_all(st->dir[0], WaitResult::Closed);
+  wake_all(st->dir[1], WaitResult::Closed);
+}
+
+}  // namespace cohook

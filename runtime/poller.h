@@ -1,0 +1,76 @@
+// Poller: one carrier's epoll instance, and the process-wide table of fds that
+// coroutines wait on.
+//
+// Contract with the rest of the runtime:
+//  - An fd is added to epoll once, edge-triggered for read and write, by the
+//    first carrier that waits on it, and stays there until forget_fd() (the
+//    shim calls it before close). A wait in the steady state is therefore a
+//    few atomic operations and no epoll_ctl (libco does ADD + DEL per wait).
+//  - Readiness is counted per fd and direction as an epoch. A waiter samples
+//    the epoch *before* its non-blocking attempt and passes it to wait_fd();
+//    if any event arrived since, wait_fd returns at once. With edge-triggered
+//    epoll this is what makes a lost wake-up impossible.
+//  - Events for an fd registered by carrier A wake coroutines on any carrier.
+//  - Each registration carries the fd's generation; events of a closed fd that
+//    are still in flight are recognised and dropped, so a waiter can never be
+//    handed the readiness of a new file that reuses the number.
+#pragma once
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "clock.h"
+
+namespace cohook {
+
+enum class IoDir : uint8_t { Read = 0, Write = 1 };
+
+enum class WaitResult : uint8_t {
+  Ready,        // an event arrived (or had arrived since the epoch sample)
+  TimedOut,     // the deadline passed first
+  Closed,       // forget_fd() was called for it (the program closed it)
+  NotPollable,  // epoll refuses this fd (regular files: EPERM); block natively
+};
+
+class Poller {
+ public:
+  Poller();
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  bool ok() const { return epfd_ >= 0 && wakefd_ >= 0; }
+  int epoll_fd() const { return epfd_; }
+
+  // Sleep in epoll until an event, wake() or the deadline; dispatch fd events
+  // to their waiters. Returns the number of events handled.
+  int poll(Deadline deadline);
+  // Interrupt poll() from any thread (eventfd write).
+  void wake();
+
+  // Add fd to this epoll (edge-triggered, read + write). false + errno.
+  bool add(int fd, uint32_t generation);
+  // Register a timeout precision hint: true if epoll_pwait2 (ns precision) is used.
+  static bool has_ns_precision();
+  // epoll_ctl calls made by all pollers (registration cost is observable).
+  static uint64_t epoll_ctl_calls();
+
+ private:
+  int epfd_ = -1;
+  int wakefd_ = -1;
+};
+
+// Readiness epoch of fd in one direction; sample it before trying the I/O.
+uint64_t fd_epoch(int fd, IoDir dir);
+// Park the current coroutine (or thread) until fd is ready in `dir`, unless
+// an event arrived after `epoch` was sampled. `poller` is the carrier's, used
+// if the fd has no registration yet.
+WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline deadline);
+// The fd is being closed: drop its registration and wake its waiters with
+// Closed. Safe for fds nobody waited on (a cheap check).
+void forget_fd(int fd);
+// Fds above this are passed through untracked (they cannot be waited on).
+inline constexpr int kMaxTrackedFd = 1 << 20;
+
+}  // namespace cohook

@@ -1,0 +1,308 @@
+#include "scheduler.h"
+
+#include <sched.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+#include "overflow_guard.h"
+
+namespace cohook {
+
+namespace {
+thread_local Scheduler* t_scheduler = nullptr;
+constexpr Nanos kPollEvery = 100 * 1000;  // look at epoll at least this often while busy
+
+// A park deadline: fires once, wakes the coroutine, says so.
+struct ParkTimer {
+  Timer timer;
+  Parker* parker;
+  bool fired = false;
+  static void fire(Timer* t) {
+    auto* self = reinterpret_cast<ParkTimer*>(t);
+    self->fired = true;
+    self->parker->unpark();
+  }
+};
+}  // namespace
+
+Scheduler* Scheduler::current() { return t_scheduler; }
+
+bool Scheduler::is_dispatcher(const Coroutine* co) {
+  return co->home_ && co == co->home_->dispatcher_.get();
+}
+
+Scheduler::Scheduler(Options o)
+    : opt_(o), pool_(StackPool::Options{o.stack_size, o.stack_hot_cache, o.stack_cold_cache}) {
+  if (t_scheduler) std::abort();  // one carrier per thread
+  install_overflow_guard();
+  enable_overflow_guard_on_this_thread();
+  main_.reset(new Coroutine(Coroutine::MainTag{}));
+  main_->home_ = this;
+  dispatcher_.reset(new Coroutine(&Scheduler::dispatcher_entry, this));
+  dispatcher_->home_ = this;
+  dispatcher_->set_name("dispatcher");
+  if (!dispatcher_->use_private_stack(pool_, opt_.dispatcher_stack_size) || !poller_.ok()) {
+    // No stack or no epoll for the carrier itself: nothing can work.
+    std::abort();
+  }
+  for (unsigned i = 0; i < opt_.shared_stacks; ++i) {
+    shared_.emplace_back();
+    if (!StackPool::map_stack(shared_.back().stack, normalize_stack_size(opt_.shared_stack_size)))
+      std::abort();
+  }
+  t_scheduler = this;
+  Coroutine::set_current(main_.get());
+}
+
+Scheduler::~Scheduler() {
+  // Coroutines that never finished are dropped, stacks and all.
+  while (Coroutine* co = all_) {
+    all_ = co->all_next_;
+    co->release_stack(pool_);
+    delete co;
+  }
+  dispatcher_->release_stack(pool_);
+  for (auto& s : shared_) StackPool::unmap_stack(s.stack);
+  t_scheduler = nullptr;
+  Coroutine::set_current(nullptr);
+  disable_overflow_guard_on_this_thread();
+}
+
+Scheduler::Stats Scheduler::stats() const {
+  return Stats{switches_, polls_, remote_wakes_.load(std::memory_order_relaxed), live_};
+}
+
+// ---- spawning, finishing, joining ----------------------------------------------
+
+Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOptions& o) {
+  auto* co = new (std::nothrow) Coroutine(entry, arg);
+  if (!co) {
+    errno = EAGAIN;
+    return nullptr;
+  }
+  if (!shared_.empty()) {
+    co->use_shared_stack(&shared_[next_shared_++ % shared_.size()]);
+  } else if (!co->use_private_stack(pool_, o.stack_size)) {
+    delete co;  // errno from the pool (EAGAIN)
+    return nullptr;
+  }
+  co->home_ = this;
+  co->detached_ = o.detached;
+  if (o.name) co->set_name(o.name);
+  co->all_next_ = all_;
+  if (all_) all_->all_prev_ = co;
+  all_ = co;
+  live_++;
+  make_ready_local(co);
+  return co;
+}
+
+void Scheduler::on_finished(Coroutine* co) {
+  live_--;
+  co->release_stack(pool_);
+  if (co->all_prev_) co->all_prev_->all_next_ = co->all_next_;
+  else all_ = co->all_next_;
+  if (co->all_next_) co->all_next_->all_prev_ = co->all_prev_;
+  bool free_now;
+  {
+    SpinGuard g(co->join_lock_);
+    co->exited_ = true;
+    free_now = co->detached_;
+    if (co->joiner_) co->joiner_->unpark();  // under the lock: see join()
+  }
+  if (free_now) delete co;
+  if (live_ == 0 && run_waiter_) run_waiter_->unpark();
+}
+
+void Scheduler::join(Coroutine* co) { join_until(co, kForever); }
+
+bool Scheduler::join_until(Coroutine* co, Deadline deadline) {
+  Parker* me = Parker::current();
+  for (;;) {
+    {
+      SpinGuard g(co->join_lock_);
+      if (co->exited_) break;
+      co->joiner_ = me;
+    }
+    if (!me->park_until(deadline)) {
+      SpinGuard g(co->join_lock_);
+      if (!co->exited_) {
+        co->joiner_ = nullptr;
+        return false;
+      }
+      break;
+    }
+  }
+  // exited_ was set under the lock after the stack was released, and the
+  // finisher touches nothing after unlocking: the object is ours now.
+  { SpinGuard g(co->join_lock_); }
+  delete co;
+  return true;
+}
+
+void Scheduler::detach(Coroutine* co) {
+  bool free_now;
+  {
+    SpinGuard g(co->join_lock_);
+    free_now = co->exited_;
+    co->detached_ = true;
+  }
+  if (free_now) delete co;
+}
+
+void Scheduler::run() {
+  while (live_ > 0) {
+    run_waiter_ = &main_->parker_;
+    main_->parker_.park();
+  }
+  run_waiter_ = nullptr;
+}
+
+// ---- parking ----------------------------------------------------------------
+
+void Scheduler::switch_to_dispatcher(Coroutine* self) {
+  if (self == main_.get()) {
+    dispatcher_->resume();  // main is the dispatcher's resumer
+  } else {
+    Coroutine::yield();
+  }
+}
+
+bool Scheduler::park_coroutine(Coroutine* co, Deadline deadline) {
+  Scheduler* s = co->home_;
+  auto& word = co->parker_.word_;
+  if (word.exchange(Parker::kIdle, std::memory_order_acquire) == Parker::kPermit) return true;
+  if (deadline != kForever && now_ns() >= deadline) return false;
+  ParkTimer pt;
+  pt.parker = &co->parker_;
+  if (deadline != kForever) {
+    pt.timer.when = deadline;
+    pt.timer.fire = &ParkTimer::fire;
+    s->timers_.add(&pt.timer);
+  }
+  uint32_t expected = Parker::kIdle;
+  if (word.compare_exchange_strong(expected, Parker::kParked, std::memory_order_acq_rel)) {
+    co->state_ = CoState::Parked;
+    s->switch_to_dispatcher(co);
+  } else {
+    word.store(Parker::kIdle, std::memory_order_relaxed);  // a permit arrived meanwhile
+  }
+  if (pt.timer.armed()) s->timers_.cancel(&pt.timer);
+  return !pt.fired;
+}
+
+void Scheduler::unpark_coroutine(Coroutine* co) {
+  auto& word = co->parker_.word_;
+  uint32_t v = word.load(std::memory_order_acquire);
+  for (;;) {
+    if (v == Parker::kPermit) return;
+    uint32_t next = v == Parker::kIdle ? Parker::kPermit : Parker::kIdle;
+    if (word.compare_exchange_weak(v, next, std::memory_order_acq_rel)) break;
+  }
+  if (v == Parker::kIdle) return;  // it was running: the permit is enough
+  // It was parked: it is ours to make ready, exactly once.
+  Scheduler* home = co->home_;
+  if (t_scheduler == home) home->make_ready_local(co);
+  else home->push_inbox(co);
+}
+
+void Scheduler::make_ready_local(Coroutine* co) {
+  co->state_ = CoState::Ready;
+  co->next_ready_ = nullptr;
+  if (ready_tail_) ready_tail_->next_ready_ = co;
+  else ready_head_ = co;
+  ready_tail_ = co;
+}
+
+void Scheduler::push_inbox(Coroutine* co) {
+  Coroutine* head = inbox_.load(std::memory_order_relaxed);
+  do {
+    co->next_inbox_ = head;
+  } while (!inbox_.compare_exchange_weak(head, co, std::memory_order_seq_cst));
+  remote_wakes_.fetch_add(1, std::memory_order_relaxed);
+  if (sleeping_.exchange(false, std::memory_order_seq_cst)) poller_.wake();
+}
+
+void Scheduler::drain_inbox() {
+  Coroutine* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+  Coroutine* fifo = nullptr;  // the inbox is a stack: reverse it
+  while (list) {
+    Coroutine* next = list->next_inbox_;
+    list->next_inbox_ = fifo;
+    fifo = list;
+    list = next;
+  }
+  while (fifo) {
+    Coroutine* next = fifo->next_inbox_;
+    make_ready_local(fifo);
+    fifo = next;
+  }
+}
+
+void Scheduler::yield() {
+  Coroutine* co = Coroutine::current();
+  Scheduler* s = t_scheduler;
+  if (!co || !s || co->home_ != s || is_dispatcher(co)) {
+    sched_yield();
+    return;
+  }
+  s->make_ready_local(co);
+  s->switch_to_dispatcher(co);
+}
+
+void Scheduler::sleep_until(Deadline d) {
+  Parker* me = Parker::current();
+  while (now_ns() < d) me->park_until(d);
+}
+
+// ---- the dispatcher -------------------------------------------------------------
+
+void Scheduler::dispatcher_entry(void* self) {
+  static_cast<Scheduler*>(self)->dispatch_loop();
+  std::abort();  // the loop never ends
+}
+
+void Scheduler::run_one(Coroutine* co) {
+  switches_++;
+  if (co == main_.get()) {
+    co->state_ = CoState::Running;
+    Coroutine::yield();  // back to main, which resumed us
+    return;
+  }
+  co->resume();
+  if (co->state_ == CoState::Finished) on_finished(co);
+}
+
+void Scheduler::dispatch_loop() {
+  for (;;) {
+    drain_inbox();
+    // Run what is ready now; what they make ready waits for the next round,
+    // after epoll had its chance.
+    Coroutine* last = ready_tail_;
+    while (Coroutine* co = ready_head_) {
+      ready_head_ = co->next_ready_;
+      if (!ready_head_) ready_tail_ = nullptr;
+      bool was_last = co == last;
+      run_one(co);
+      if (was_last) break;
+    }
+    bool busy = ready_head_ != nullptr;
+    Nanos now = now_ns();
+    if (!busy || now - last_poll_ >= kPollEvery) {
+      Deadline until = busy ? 0 : timers_.next_deadline();
+      if (!busy) {
+        sleeping_.store(true, std::memory_order_seq_cst);
+        if (inbox_.load(std::memory_order_seq_cst)) until = 0;
+      }
+      poller_.poll(until);
+      sleeping_.store(false, std::memory_order_relaxed);
+      polls_++;
+      now = last_poll_ = now_ns();
+    }
+    if (!timers_.empty()) timers_.expire(now);
+  }
+}
+
+}  // namespace cohook

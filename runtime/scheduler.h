@@ -1,0 +1,155 @@
+// Scheduler: one per carrier thread. The opening essay of the runtime.
+//
+// Glossary
+//   carrier     an OS thread that runs coroutines; it owns one Scheduler.
+//   main        the context the carrier thread was already running when the
+//               Scheduler was made (its own stack), seen as a coroutine, so
+//               the thread's original code can park like any coroutine.
+//   dispatcher  a context on its own small stack that runs the loop below.
+//               Every switch goes coroutine -> dispatcher -> coroutine; that
+//               keeps shared-stack copies off the stacks being copied and
+//               gives one place where "what runs next" is decided.
+//   ready queue coroutines of this carrier that can run (FIFO, intrusive).
+//   inbox       a lock-free MPSC stack where other threads push coroutines of
+//               this carrier they woke, plus the Poller's eventfd to wake the
+//               carrier if it sleeps in epoll.
+//   Parker      how anything blocks (park.h); wait queues hold Parkers.
+//
+// The dispatcher loop
+//   1. move the inbox into the ready queue;
+//   2. run the coroutines that are ready now, each until it parks, yields or
+//      finishes (a finished one has its stack released, then its joiner woken);
+//   3. if nothing is ready, epoll_wait exactly until the earliest timer -- no
+//      tick, so an idle carrier makes zero wake-ups; if something is ready,
+//      look at epoll without sleeping at most every 100 us so I/O is not
+//      starved by coroutines that keep yielding;
+//   4. fire expired timers.
+//
+// Migration: a coroutine runs only on its home carrier, for life. errno,
+// __thread variables and TLS addresses the compiler cached stay valid.
+//
+// Rejected: a global run queue with work stealing (it would migrate running
+// coroutines, which breaks TLS caching in code compiled for threads); a 1 ms
+// tick (libco: CPU burnt while idle); per-wait epoll ADD/DEL (libco: two
+// syscalls per blocking call).
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "clock.h"
+#include "coroutine.h"
+#include "poller.h"
+#include "stack_pool.h"
+#include "timer_heap.h"
+
+namespace cohook {
+
+class Scheduler {
+ public:
+  struct Options {
+    size_t stack_size = 128 * 1024;       // private stack per coroutine
+    size_t stack_hot_cache = 64;          // see StackPool
+    size_t stack_cold_cache = 1024;
+    unsigned shared_stacks = 0;           // >0: copy-stack mode with N slots
+    size_t shared_stack_size = 128 * 1024;
+    size_t dispatcher_stack_size = 256 * 1024;
+  };
+  struct SpawnOptions {
+    size_t stack_size = 0;   // 0 = Options::stack_size (ignored on shared stacks)
+    bool detached = false;   // freed when it finishes; nobody joins it
+    const char* name = nullptr;
+  };
+  struct Stats {
+    uint64_t switches = 0;   // dispatcher -> coroutine switches
+    uint64_t polls = 0;      // epoll waits
+    uint64_t remote_wakes = 0;
+    size_t live = 0;         // spawned, not yet finished
+  };
+
+  // Makes the calling thread a carrier: its current context becomes `main`.
+  // One Scheduler per thread at a time.
+  Scheduler() : Scheduler(Options{}) {}
+  explicit Scheduler(Options o);
+  // On the same thread, from main. Coroutines that never finished are freed
+  // without being run to completion.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // This thread's scheduler, or nullptr.
+  static Scheduler* current();
+  // True for the dispatcher context (which must never park).
+  static bool is_dispatcher(const Coroutine* co);
+
+  // Start entry(arg) on this carrier. nullptr + errno (EAGAIN) when no stack.
+  // A non-detached coroutine must be joined.
+  Coroutine* spawn(Coroutine::Entry entry, void* arg, const SpawnOptions& o);
+  Coroutine* spawn(Coroutine::Entry entry, void* arg) { return spawn(entry, arg, SpawnOptions{}); }
+
+  // Wait for co to finish, then free it. From any coroutine, any carrier's
+  // main, or a plain thread.
+  static void join(Coroutine* co);
+  // Like join, but gives up at the deadline (false; co stays joinable).
+  static bool join_until(Coroutine* co, Deadline deadline);
+  // Never joined: freed as soon as it finishes.
+  static void detach(Coroutine* co);
+
+  // From main: run until every coroutine spawned here has finished.
+  void run();
+
+  // For the running coroutine (or main):
+  static void yield();                      // to the back of the ready queue
+  static void sleep_until(Deadline d);
+  static void sleep_for(Nanos d) { sleep_until(deadline_after(d)); }
+
+  Poller& poller() { return poller_; }
+  TimerHeap& timers() { return timers_; }
+  StackPool& stack_pool() { return pool_; }
+  Stats stats() const;
+  Coroutine* main_coroutine() { return main_.get(); }
+  // Every coroutine of this carrier with its state, for debugging dumps.
+  template <class F>
+  void for_each_coroutine(F&& f) {
+    for (Coroutine* c = all_; c; c = c->all_next_) f(*c);
+  }
+
+ private:
+  friend class Parker;
+  static bool park_coroutine(Coroutine* co, Deadline deadline);
+  static void unpark_coroutine(Coroutine* co);
+
+  static void dispatcher_entry(void* self);
+  void dispatch_loop();
+  void run_one(Coroutine* co);
+  void on_finished(Coroutine* co);
+  void make_ready_local(Coroutine* co);
+  void push_inbox(Coroutine* co);
+  void drain_inbox();
+  void switch_to_dispatcher(Coroutine* self);
+
+  Options opt_;
+  StackPool pool_;
+  Poller poller_;
+  TimerHeap timers_;
+  std::vector<SharedStack> shared_;
+  unsigned next_shared_ = 0;
+
+  std::unique_ptr<Coroutine> main_;
+  std::unique_ptr<Coroutine> dispatcher_;
+
+  Coroutine* ready_head_ = nullptr;
+  Coroutine* ready_tail_ = nullptr;
+  std::atomic<Coroutine*> inbox_{nullptr};
+  std::atomic<bool> sleeping_{false};
+
+  Coroutine* all_ = nullptr;
+  size_t live_ = 0;
+  Parker* run_waiter_ = nullptr;  // main, parked in run()
+  Nanos last_poll_ = 0;
+  uint64_t switches_ = 0, polls_ = 0;
+  std::atomic<uint64_t> remote_wakes_{0};
+};
+
+}  // namespace cohook

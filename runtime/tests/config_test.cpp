@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "config.h"
+
+using namespace cohook;
+
+namespace {
+std::map<std::string, std::string> g_env;
+const char* fake_env(const char* name) {
+  auto it = g_env.find(name);
+  return it == g_env.end() ? nullptr : it->second.c_str();
+}
+}  // namespace
+
+TEST(Config, ParsesSizes) {
+  size_t v;
+  EXPECT_TRUE(parse_size("65536", v));
+  EXPECT_EQ(v, 65536u);
+  EXPECT_TRUE(parse_size("64k", v));
+  EXPECT_EQ(v, 65536u);
+  EXPECT_TRUE(parse_size("1M", v));
+  EXPECT_EQ(v, 1u << 20);
+  EXPECT_TRUE(parse_size("256KB", v));
+  EXPECT_EQ(v, 256u << 10);
+  for (const char* bad : {"", "k", "-1", "+5", " 64k", "64k ", "64q", "1.5m", "64kk", "99999999999999999999"})
+    EXPECT_FALSE(parse_size(bad, v)) << bad;
+}
+
+TEST(Config, DefaultsWhenUnset) {
+  g_env.clear();
+  Config c;
+  char err[256] = "";
+  ASSERT_TRUE(load_config(c, err, sizeof err, fake_env));
+  EXPECT_EQ(c.stack_size, 128u * 1024);
+  EXPECT_EQ(c.shared_stacks, 0u);
+}
+
+TEST(Config, ReadsEveryVariable) {
+  g_env = {{"COHOOK_STACK_SIZE", "256k"},
+           {"COHOOK_STACK_CACHE", "10"},
+           {"COHOOK_SHARED_STACKS", "8"},
+           {"COHOOK_SHARED_STACK_SIZE", "1m"}};
+  Config c;
+  char err[256] = "";
+  ASSERT_TRUE(load_config(c, err, sizeof err, fake_env)) << err;
+  EXPECT_EQ(c.stack_size, 256u << 10);
+  EXPECT_EQ(c.stack_cache, 10u);
+  EXPECT_EQ(c.shared_stacks, 8u);
+  EXPECT_EQ(c.shared_stack_size, 1u << 20);
+}
+
+TEST(Config, MalformedValueIsOneLineNamingVariableAndForm) {
+  g_env = {{"COHOOK_STACK_SIZE", "12q"}};
+  Config c;
+  char err[256] = "";
+  EXPECT_FALSE(load_config(c, err, sizeof err, fake_env));
+  EXPECT_STREQ(err,
+               "cohook: COHOOK_STACK_SIZE=\"12q\" is invalid: expected a size like 65536, 64k or 1m "
+               "(16k..256m)");
+  g_env = {{"COHOOK_STACK_SIZE", "4k"}};  // out of range counts as malformed
+  EXPECT_FALSE(load_config(c, err, sizeof err, fake_env));
+  g_env = {{"COHOOK_SHARED_STACKS", "many"}};
+  EXPECT_FALSE(load_config(c, err, sizeof err, fake_env));
+  EXPECT_NE(std::string(err).find("COHOOK_SHARED_STACKS"), std::string::npos);
+  EXPECT_EQ(std::string(err).find('\n'), std::string::npos);
+}

@@ -1,0 +1,52 @@
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "scheduler.h"
+
+using namespace cohook;
+
+static int recurse(int n) {
+  volatile char pad[512];
+  pad[0] = char(n);
+  return n == 0 ? pad[0] : recurse(n - 1) + pad[0];
+}
+
+TEST(OverflowDeathTest, GuardPageHitPrintsOneLineAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Scheduler s(Scheduler::Options{.stack_size = 32 * 1024});
+        Coroutine* co = s.spawn([](void*) { recurse(100000); }, nullptr, {.name = "deep"});
+        Scheduler::join(co);
+      },
+      "cohook: stack overflow in coroutine [0-9]+ \"deep\" \\(stack 32 KiB\\); raise it with "
+      "COHOOK_STACK_SIZE, e.g. COHOOK_STACK_SIZE=64k");
+}
+
+static volatile int* opaque_null() {
+  static volatile uintptr_t zero = 0;
+  return reinterpret_cast<volatile int*>(zero + 16);
+}
+
+TEST(OverflowDeathTest, OtherSegvsAreNotReportedAsOverflow) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        Scheduler s;
+        Coroutine* co = s.spawn([](void*) { *opaque_null() = 1; }, nullptr);
+        Scheduler::join(co);
+      },
+      testing::KilledBySignal(SIGSEGV), "^$");
+}
+
+TEST(OverflowDeathTest, KillSentSegvStillKills) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        Scheduler s;
+        Coroutine* co = s.spawn([](void*) { raise(SIGSEGV); }, nullptr);
+        Scheduler::join(co);
+      },
+      testing::KilledBySignal(SIGSEGV), "^$");
+}
