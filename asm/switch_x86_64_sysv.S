@@ -33,8 +33,10 @@
  *    a `ret` into another stack always mispredicts the return-stack buffer.
  *    (Consequence: not shadow-stack (CET SHSTK) compatible; we therefore
  *    emit no SHSTK property, and the linker marks the object accordingly.)
- *  - MXCSR and the x87 CW are reloaded only when they differ: ldmxcsr and
- *    fldcw are slow and almost every context uses the defaults.
+ *  - MXCSR and the x87 CW are reloaded only when their control bits differ:
+ *    ldmxcsr and fldcw are slow and almost every context uses the defaults.
+ *    The MXCSR status flags (bits 0-5) are caller-saved in the ABI, so a
+ *    difference there alone (an inexact result on one side) is no reason.
  */
         .text
         .globl  cohook_switch
@@ -72,8 +74,9 @@ cohook_switch:
         movq    %rsi, %rsp              /* one instruction: stack to stack */
 
         movl    (%rsp), %eax
-        cmpl    (%rcx), %eax
-        jne     .Lload_mxcsr
+        xorl    (%rcx), %eax
+        testl   $0xffc0, %eax           /* control bits only: the status  */
+        jnz     .Lload_mxcsr            /* flags are caller-saved         */
 .Lcheck_cw:
         movzwl  4(%rsp), %eax
         cmpw    4(%rcx), %ax

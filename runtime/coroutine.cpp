@@ -106,7 +106,7 @@ void Coroutine::swap_into_shared_slot() {
   if (Coroutine* old = shared_->owner) old->save_shared_slot();
   shared_->owner = this;
   char* top = shared_->stack.top();
-  if (state_ == CoState::Created) {
+  if (!sp_) {  // first run (its state may already say Ready)
     sp_ = cohook_make_context(top, &Coroutine::start, this);
   } else if (saved_size_) {
     copy_words(top - saved_size_, saved_, saved_size_);

@@ -8,6 +8,7 @@
 
 #include "coroutine.h"
 #include "scheduler.h"
+#include "sys.h"
 
 namespace cohook {
 
@@ -22,8 +23,7 @@ long futex_wait_abs(std::atomic<uint32_t>* word, uint32_t expected, Deadline dea
     tsp = &ts;
   }
   // BITSET takes an absolute CLOCK_MONOTONIC time: no drift across retries.
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE, expected,
-                 tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
+  return sys::futex(word, FUTEX_WAIT_BITSET_PRIVATE, expected, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
 }
 }  // namespace
 
@@ -42,7 +42,7 @@ bool Parker::park_until(Deadline deadline) {
   for (;;) {
     long r = futex_wait_abs(&word_, kIdle, deadline);
     if (word_.exchange(kIdle, std::memory_order_acquire) == kPermit) return true;
-    if (r != 0 && errno == ETIMEDOUT) return false;
+    if (r == -ETIMEDOUT) return false;
     if (deadline != kForever && now_ns() >= deadline) return false;
   }
 }
@@ -53,7 +53,7 @@ void Parker::unpark() {
     return;
   }
   if (word_.exchange(kPermit, std::memory_order_release) != kPermit)
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    sys::futex(&word_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 }  // namespace cohook

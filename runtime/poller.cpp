@@ -1,5 +1,6 @@
 #include "poller.h"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cstdlib>
 
 #include "park.h"
+#include "sys.h"
 #include "spinlock.h"
 
 namespace cohook {
@@ -99,15 +101,28 @@ void dispatch_event(uint64_t data, uint32_t events) {
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) wake_all(st->dir[1], WaitResult::Ready);
 }
 
-#ifndef SYS_epoll_pwait2
-#define SYS_epoll_pwait2 441
-#endif
 std::atomic<int> g_pwait2{-1};  // -1 unknown, 0 no, 1 yes
 std::atomic<uint64_t> g_ctl_calls{0};
 
+// -1 + errno, like libc's, for the callers' convenience.
 int counted_epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   g_ctl_calls.fetch_add(1, std::memory_order_relaxed);
-  return epoll_ctl(epfd, op, fd, ev);
+  long r = sys::epoll_ctl(epfd, op, fd, ev);
+  if (r < 0) {
+    errno = int(-r);
+    return -1;
+  }
+  return 0;
+}
+
+// The carrier's own fds live high in the table, out of the way of programs
+// that expect small numbers (dup2(x, 3)) or close a range of low fds.
+int move_high(int fd) {
+  if (fd < 0) return fd;
+  long hi = sys::fcntl(fd, F_DUPFD_CLOEXEC, kCarrierFdFloor);
+  if (hi < 0) return fd;  // the table is smaller than the floor: keep it
+  sys::close(fd);
+  return int(hi);
 }
 
 }  // namespace
@@ -115,13 +130,13 @@ int counted_epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
 // ---- Poller ----------------------------------------------------------------
 
 Poller::Poller() {
-  epfd_ = epoll_create1(EPOLL_CLOEXEC);
-  wakefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epfd_ = move_high(int(sys::epoll_create(EPOLL_CLOEXEC)));
+  wakefd_ = move_high(int(sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
   if (epfd_ >= 0 && wakefd_ >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kWakeToken;
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
+    sys::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
   }
 }
 
@@ -141,8 +156,8 @@ Poller::~Poller() {
       wake_all(st.dir[1], WaitResult::Closed);
     }
   }
-  if (epfd_ >= 0) close(epfd_);
-  if (wakefd_ >= 0) close(wakefd_);
+  if (epfd_ >= 0) sys::close(epfd_);
+  if (wakefd_ >= 0) sys::close(wakefd_);
 }
 
 uint64_t Poller::epoll_ctl_calls() { return g_ctl_calls.load(std::memory_order_relaxed); }
@@ -156,8 +171,8 @@ int Poller::poll(Deadline deadline) {
   if (wait < 0 && deadline != kForever) wait = 0;
   if (g_pwait2.load(std::memory_order_relaxed) != 0) {
     timespec ts{wait / 1000000000, wait % 1000000000};
-    n = int(syscall(SYS_epoll_pwait2, epfd_, evs, 256, wait < 0 ? nullptr : &ts, nullptr, 0));
-    if (n < 0 && errno == ENOSYS) {
+    n = int(sys::epoll_pwait2(epfd_, evs, 256, wait < 0 ? nullptr : &ts));
+    if (n == -ENOSYS) {
       g_pwait2.store(0);
       return poll(deadline);
     }
@@ -165,13 +180,13 @@ int Poller::poll(Deadline deadline) {
   } else {
     // Millisecond timeout rounded up: never wake before the deadline.
     int ms = wait < 0 ? -1 : int(std::min<Nanos>((wait + 999999) / 1000000, INT_MAX));
-    n = epoll_wait(epfd_, evs, 256, ms);
+    n = int(sys::epoll_pwait(epfd_, evs, 256, ms));
   }
-  if (n < 0) return 0;  // EINTR: the caller loops
+  if (n < 0) return 0;  // -EINTR: the caller loops
   for (int i = 0; i < n; ++i) {
     if (evs[i].data.u64 == kWakeToken) {
       uint64_t v;
-      while (read(wakefd_, &v, sizeof v) > 0) {
+      while (sys::read(wakefd_, &v, sizeof v) > 0) {
       }
       continue;
     }
@@ -182,7 +197,7 @@ int Poller::poll(Deadline deadline) {
 
 void Poller::wake() {
   uint64_t one = 1;
-  while (write(wakefd_, &one, sizeof one) < 0 && errno == EINTR) {
+  while (sys::write(wakefd_, &one, sizeof one) == -EINTR) {
   }
 }
 

@@ -70,6 +70,8 @@ WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline d
 // The fd is being closed: drop its registration and wake its waiters with
 // Closed. Safe for fds nobody waited on (a cheap check).
 void forget_fd(int fd);
+// The carrier's own epoll and eventfd are moved at or above this number.
+inline constexpr int kCarrierFdFloor = 1000;
 // Fds above this are passed through untracked (they cannot be waited on).
 inline constexpr int kMaxTrackedFd = 1 << 20;
 

@@ -180,3 +180,32 @@ TEST(SchedulerDeathTest, OutOfStacksIsEagainNotACrash) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(exhaust_scheduler(), testing::ExitedWithCode(0), "");
 }
+
+// Copy-stack mode under the scheduler: more coroutines than slots, each
+// checking its own stack data across many switches.
+TEST(Scheduler, SharedStacksKeepEachCoroutinesData) {
+  Scheduler s(Scheduler::Options{.shared_stacks = 3, .shared_stack_size = 64 * 1024});
+  struct Arg {
+    int seed;
+    int ok = 0;
+  };
+  std::vector<Arg> args(50);
+  for (int i = 0; i < 50; ++i) args[i].seed = i;
+  for (auto& a : args)
+    s.spawn(
+        [](void* p) {
+          auto* a = static_cast<Arg*>(p);
+          volatile int local[500];
+          for (int r = 0; r < 20; ++r) {
+            for (int i = 0; i < 500; ++i) local[i] = a->seed * 1000 + i + r;
+            if (r % 2) Scheduler::yield();
+            else Scheduler::sleep_for(100000);
+            bool good = true;
+            for (int i = 0; i < 500; ++i) good &= local[i] == a->seed * 1000 + i + r;
+            a->ok += good;
+          }
+        },
+        &a, {.detached = true});
+  s.run();
+  for (auto& a : args) EXPECT_EQ(a.ok, 20) << a.seed;
+}
