@@ -1,25 +1,47 @@
 // Parker: the one way anything in the runtime blocks and is woken.
 //
 // Whoever waits -- a coroutine or a plain OS thread without a scheduler -- has
-// a Parker. Wait queues (fd waits, mutexes, condition variables, join) store
-// Parker pointers and call unpark(); they never need to know which kind it is.
+// a Parker. Wait queues (fd waits, mutexes, condition variables, join) hold
+// WaitNodes that point at Parkers and call unpark(); they never need to know
+// which kind of waiter it is.
 //
 // Contract (as for futexes): park() may return spuriously, so every caller
 // re-checks its condition in a loop. unpark() before park() is not lost: it
 // leaves a permit that makes the next park() return at once.
+//
+// Where wait state lives: a waiter's queue node and its deadline timer are
+// members of its Parker (the Coroutine object, or thread-local storage), never
+// locals in its stack frame. A coroutine on a shared (copy) stack has its
+// frames overwritten by others while it is parked; anything that other code
+// reaches through a pointer must therefore be off-stack. A waiter is in one
+// wait at a time, so one node and one timer suffice (wait_any allocates).
 #pragma once
 #include <atomic>
 #include <cstdint>
 
 #include "clock.h"
+#include "timer_heap.h"
 
 namespace cohook {
 
 class Coroutine;
+class Parker;
+
+// One entry of a wait queue. `queued` is cleared by whoever takes it off,
+// `result` says why (the queue owner's own enum values).
+struct WaitNode {
+  Parker* parker = nullptr;
+  WaitNode* prev = nullptr;
+  WaitNode* next = nullptr;
+  std::atomic<bool> queued{false};
+  uint8_t result = 0;
+};
 
 class Parker {
  public:
-  explicit Parker(Coroutine* co = nullptr) : co_(co) {}
+  explicit Parker(Coroutine* co = nullptr) : co_(co) { node_.parker = this; }
+  Parker(const Parker&) = delete;
+  Parker& operator=(const Parker&) = delete;
 
   // The running coroutine's parker, or this OS thread's.
   static Parker* current();
@@ -32,12 +54,17 @@ class Parker {
   void unpark();
 
   Coroutine* coroutine() const { return co_; }
+  // This waiter's node, for the one wait queue it is in.
+  WaitNode& node() { return node_; }
 
  private:
   friend class Scheduler;
   enum : uint32_t { kIdle = 0, kPermit = 1, kParked = 2 };
   Coroutine* co_;
   std::atomic<uint32_t> word_{kIdle};
+  WaitNode node_;
+  Timer timer_;        // the park deadline, armed on the home carrier
+  bool timer_fired_ = false;
 };
 
 }  // namespace cohook

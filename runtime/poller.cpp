@@ -8,10 +8,13 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <memory>
+#include <new>
 
 #include "park.h"
 #include "sys.h"
 #include "spinlock.h"
+#include "wait_queue.h"
 
 namespace cohook {
 
@@ -19,16 +22,9 @@ namespace {
 
 // ---- the process-wide fd table -------------------------------------------
 
-struct WaitNode {
-  Parker* parker;
-  WaitResult result;
-  bool queued;
-  WaitNode* next;
-};
-
 struct Direction {
   std::atomic<uint64_t> epoch{0};
-  WaitNode* head = nullptr;  // guarded by FdState::lock
+  WaitQueue waiters;  // guarded by FdState::lock
 };
 
 struct FdState {
@@ -62,28 +58,10 @@ FdState* fd_state(int fd, bool create) {
   return &chunk[fd & (kChunk - 1)];
 }
 
-// Caller holds st.lock. Unparking under the lock keeps a timed-out waiter
-// from returning (and freeing its node's coroutine) while we still touch it.
+// Caller holds st.lock (WaitQueue::wake_all unparks under it).
 void wake_all(Direction& d, WaitResult why) {
   d.epoch.fetch_add(1, std::memory_order_release);
-  WaitNode* n = d.head;
-  d.head = nullptr;
-  while (n) {
-    WaitNode* next = n->next;
-    n->result = why;
-    n->queued = false;
-    n->parker->unpark();
-    n = next;
-  }
-}
-
-void unlink(Direction& d, WaitNode* node) {
-  for (WaitNode** p = &d.head; *p; p = &(*p)->next) {
-    if (*p == node) {
-      *p = node->next;
-      return;
-    }
-  }
+  d.waiters.wake_all(uint8_t(why));
 }
 
 constexpr uint64_t kWakeToken = ~uint64_t(0);
@@ -203,7 +181,7 @@ void Poller::wake() {
 
 bool Poller::add(int fd, uint32_t generation) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.u64 = pack(fd, generation);
   if (counted_epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return true;
   if (errno == EEXIST) return counted_epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
@@ -211,6 +189,8 @@ bool Poller::add(int fd, uint32_t generation) {
 }
 
 // ---- waiting -----------------------------------------------------------------
+
+static bool ensure_registered(FdState* st, Poller& poller, int fd);
 
 uint64_t fd_epoch(int fd, IoDir dir) {
   FdState* st = fd_state(fd, false);
@@ -221,29 +201,110 @@ WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline d
   FdState* st = fd_state(fd, true);
   if (!st) return WaitResult::NotPollable;
   Direction& d = st->dir[int(dir)];
-  WaitNode node{Parker::current(), WaitResult::TimedOut, true, nullptr};
+  WaitNode& node = Parker::current()->node();  // off-stack: see park.h
   {
     SpinGuard g(st->lock);
-    if (st->unpollable) return WaitResult::NotPollable;
-    if (!st->poller) {
-      if (!poller.add(fd, st->generation)) {
-        // EPERM: regular file or directory -- always "ready", block natively.
-        if (errno == EPERM) st->unpollable = true;
-        return WaitResult::NotPollable;
-      }
-      st->poller = &poller;
-    }
+    // EPERM: regular file or directory -- always "ready", block natively.
+    if (!ensure_registered(st, poller, fd)) return WaitResult::NotPollable;
     if (d.epoch.load(std::memory_order_acquire) != epoch) return WaitResult::Ready;
-    node.next = d.head;
-    d.head = &node;
+    d.waiters.push(&node);
   }
   for (;;) {
     bool in_time = node.parker->park_until(deadline);
     SpinGuard g(st->lock);
-    if (!node.queued) return node.result;
+    if (!node.queued.load(std::memory_order_acquire)) return WaitResult(node.result);
     if (!in_time) {
-      unlink(d, &node);
+      d.waiters.remove(&node);
       return WaitResult::TimedOut;
+    }
+  }
+}
+
+// Register fd with `poller` if nobody did. Caller holds st->lock.
+// false: epoll refuses it (NotPollable).
+static bool ensure_registered(FdState* st, Poller& poller, int fd) {
+  if (st->unpollable) return false;
+  if (st->poller) return true;
+  if (!poller.add(fd, st->generation)) {
+    if (errno == EPERM) st->unpollable = true;  // regular file, directory
+    return false;
+  }
+  st->poller = &poller;
+  return true;
+}
+
+WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline) {
+  // One node per fd and direction, all for the same parker. They are on the
+  // heap because the caller may be on a shared stack (see park.h).
+  struct Entry {
+    FdState* st;
+    Direction* dir;
+    WaitNode node;
+  };
+  std::unique_ptr<Entry[]> e(new (std::nothrow) Entry[2 * n + 1]);
+  if (!e) return WaitResult::Ready;  // no memory: the caller polls again
+  Parker* me = Parker::current();
+  size_t used = 0;
+  bool ready_now = false;
+  for (size_t i = 0; i < n && !ready_now; ++i) {
+    FdState* st = fd_state(set[i].fd, true);
+    if (!st) {
+      ready_now = true;
+      break;
+    }
+    SpinGuard g(st->lock);
+    if (!ensure_registered(st, poller, set[i].fd)) {
+      ready_now = true;  // a regular file is always ready
+      break;
+    }
+    for (int k = 0; k < 2; ++k) {
+      if (!(k == 0 ? set[i].read : set[i].write)) continue;
+      Direction& d = st->dir[k];
+      if (d.epoch.load(std::memory_order_acquire) != (k == 0 ? set[i].read_epoch : set[i].write_epoch)) {
+        ready_now = true;
+        break;
+      }
+      Entry& x = e[used++];
+      x.st = st;
+      x.dir = &d;
+      x.node.parker = me;
+      d.waiters.push(&x.node);
+    }
+  }
+  WaitResult result = WaitResult::Ready;
+  while (!ready_now) {
+    bool in_time = me->park_until(deadline);
+    bool woken = false;
+    for (size_t i = 0; i < used && !woken; ++i)
+      if (!e[i].node.queued.load(std::memory_order_acquire)) {
+        woken = true;
+        result = WaitResult(e[i].node.result);
+      }
+    if (woken) break;
+    if (!in_time) {
+      result = WaitResult::TimedOut;
+      break;
+    }
+  }
+  for (size_t i = 0; i < used; ++i) {
+    SpinGuard g(e[i].st->lock);
+    if (e[i].node.queued.load(std::memory_order_relaxed)) e[i].dir->waiters.remove(&e[i].node);
+  }
+  return result;
+}
+
+void forget_all_fds_after_fork() {
+  for (auto& slot : g_chunks) {
+    FdState* chunk = slot.load(std::memory_order_acquire);
+    if (!chunk) continue;
+    for (int i = 0; i < kChunk; ++i) {
+      FdState& st = chunk[i];
+      new (&st.lock) SpinLock();  // a parent thread may have held it at fork
+      st.poller = nullptr;
+      st.unpollable = false;
+      st.generation++;
+      st.dir[0].waiters = WaitQueue();
+      st.dir[1].waiters = WaitQueue();
     }
   }
 }

@@ -67,6 +67,21 @@ uint64_t fd_epoch(int fd, IoDir dir);
 // an event arrived after `epoch` was sampled. `poller` is the carrier's, used
 // if the fd has no registration yet.
 WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline deadline);
+// The fd number now names a different file than before (it was just
+// returned by socket/accept/open/dup...): drop any registration it had.
+inline void fd_renewed(int fd);
+// One fd of a multi-fd wait (poll, select): which directions, and the
+// epochs sampled before the caller's non-blocking check.
+struct FdInterest {
+  int fd;
+  bool read, write;
+  uint64_t read_epoch, write_epoch;
+};
+// Park until any of them is ready (Ready), the deadline (TimedOut), or an
+// fd of the set is closed (Closed). Unpollable fds count as Ready, as poll(2)
+// reports regular files always ready.
+WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline);
+
 // The fd is being closed: drop its registration and wake its waiters with
 // Closed. Safe for fds nobody waited on (a cheap check).
 void forget_fd(int fd);
@@ -74,5 +89,12 @@ void forget_fd(int fd);
 inline constexpr int kCarrierFdFloor = 1000;
 // Fds above this are passed through untracked (they cannot be waited on).
 inline constexpr int kMaxTrackedFd = 1 << 20;
+
+inline void fd_renewed(int fd) { forget_fd(fd); }
+
+// In a forked child: every epoll instance of the parent's carriers is gone
+// from this process's point of view; drop all registrations so waits
+// register afresh with the child's new carriers.
+void forget_all_fds_after_fork();
 
 }  // namespace cohook

@@ -119,6 +119,9 @@ class Scheduler {
   friend class Parker;
   static bool park_coroutine(Coroutine* co, Deadline deadline);
   static void unpark_coroutine(Coroutine* co);
+ public:
+  static void note_timer_fired(Parker* p);  // for the timer callback only
+ private:
 
   static void dispatcher_entry(void* self);
   void dispatch_loop();
@@ -148,6 +151,7 @@ class Scheduler {
   size_t live_ = 0;
   Parker* run_waiter_ = nullptr;  // main, parked in run()
   Nanos last_poll_ = 0;
+  unsigned busy_passes_ = 0;
   uint64_t switches_ = 0, polls_ = 0;
   std::atomic<uint64_t> remote_wakes_{0};
 };

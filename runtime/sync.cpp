@@ -3,21 +3,21 @@
 namespace cohook {
 
 bool Mutex::lock_slow(Deadline deadline) {
-  WaitNode node;
+  WaitNode& node = Parker::current()->node();
   for (;;) {
     {
       SpinGuard g(lock_);
       // Mark the lock contended; if it was free meanwhile, it is ours.
       if (state_.exchange(2, std::memory_order_acquire) == 0) {
-        if (node.queued) waiters_.remove(&node);
+        if (node.queued.load(std::memory_order_relaxed)) waiters_.remove(&node);
         return true;
       }
-      if (!node.queued) waiters_.push(&node);
+      if (!node.queued.load(std::memory_order_relaxed)) waiters_.push(&node);
     }
     bool in_time = node.parker->park_until(deadline);
     if (!in_time) {
       SpinGuard g(lock_);
-      if (node.queued) {
+      if (node.queued.load(std::memory_order_relaxed)) {
         waiters_.remove(&node);
         return false;
       }
@@ -32,7 +32,7 @@ void Mutex::unlock_slow() {
 }
 
 bool CondVar::wait_until(Mutex& m, Deadline deadline) {
-  WaitNode node;
+  WaitNode& node = Parker::current()->node();
   {
     SpinGuard g(lock_);
     waiters_.push(&node);
@@ -42,7 +42,7 @@ bool CondVar::wait_until(Mutex& m, Deadline deadline) {
   for (;;) {
     bool in_time = node.parker->park_until(deadline);
     SpinGuard g(lock_);
-    if (!node.queued) {
+    if (!node.queued.load(std::memory_order_relaxed)) {
       signaled = true;
       break;
     }

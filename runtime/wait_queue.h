@@ -1,23 +1,16 @@
-// WaitQueue: a FIFO of parked waiters, guarded by the owner's SpinLock.
-// Nodes live in the waiters' own frames; `queued` tells a woken waiter whether
-// it was taken off by a waker (true wake) or is still there (timeout/spurious).
+// WaitQueue: a FIFO of parked waiters (their Parkers' nodes), guarded by the
+// owner's SpinLock. `queued` tells a woken waiter whether a waker took it off
+// (a true wake) or it is still there (timeout or spurious wake-up).
 #pragma once
 #include "park.h"
 
 namespace cohook {
 
-struct WaitNode {
-  Parker* parker = Parker::current();
-  WaitNode* prev = nullptr;
-  WaitNode* next = nullptr;
-  bool queued = false;
-};
-
 class WaitQueue {
  public:
   bool empty() const { return head_ == nullptr; }
   void push(WaitNode* n) {
-    n->queued = true;
+    n->queued.store(true, std::memory_order_relaxed);
     n->next = nullptr;
     n->prev = tail_;
     if (tail_) tail_->next = n;
@@ -29,20 +22,23 @@ class WaitQueue {
     else head_ = n->next;
     if (n->next) n->next->prev = n->prev;
     else tail_ = n->prev;
-    n->queued = false;
+    n->prev = n->next = nullptr;
+    n->queued.store(false, std::memory_order_release);
   }
-  // Take the first waiter off and unpark it. Call with the lock held: the
-  // waiter cannot then return (and free its node) before we are done.
-  bool wake_one() {
+  // Take the first waiter off, tell it why, unpark it. Call with the lock
+  // held: the waiter cannot then return and reuse its node before we are done.
+  bool wake_one(uint8_t result = 0) {
     WaitNode* n = head_;
     if (!n) return false;
+    Parker* p = n->parker;  // the node is the waiter's once `queued` clears
+    n->result = result;
     remove(n);
-    n->parker->unpark();
+    p->unpark();
     return true;
   }
-  size_t wake_all() {
+  size_t wake_all(uint8_t result = 0) {
     size_t k = 0;
-    while (wake_one()) ++k;
+    while (wake_one(result)) ++k;
     return k;
   }
 
