@@ -10,11 +10,26 @@
 
 namespace cohook {
 
+enum class StackMode : uint8_t { Private, Shared };
+enum class ThreadMode : uint8_t { Coroutine, Native };
+enum class LogLevel : uint8_t { Off, Error, Warn, Info, Debug };
+
 struct Config {
   size_t stack_size = 128 * 1024;         // COHOOK_STACK_SIZE
   size_t stack_cache = 64;                // COHOOK_STACK_CACHE
-  unsigned shared_stacks = 0;             // COHOOK_SHARED_STACKS (0 = private stacks)
+  StackMode stack_mode = StackMode::Private;  // COHOOK_STACK_MODE
+  unsigned shared_stacks = 64;            // COHOOK_SHARED_STACKS (slots, in shared mode)
   size_t shared_stack_size = 128 * 1024;  // COHOOK_SHARED_STACK_SIZE
+  unsigned carriers = 0;                  // COHOOK_CARRIERS (0 = CPUs we may run on)
+  uint64_t io_timeout_ms = 0;             // COHOOK_IO_TIMEOUT_MS (0 = off)
+  uint64_t connect_timeout_ms = 0;        // COHOOK_CONNECT_TIMEOUT_MS (0 = off)
+  ThreadMode threads = ThreadMode::Coroutine;  // COHOOK_THREADS
+  LogLevel log = LogLevel::Warn;          // COHOOK_LOG
+  char stats[256] = "";                   // COHOOK_STATS: "" off, "stderr", or a file path
+  bool disable = false;                   // COHOOK_DISABLE
+
+  // Copy-stack slots the schedulers should make (0 in private mode).
+  unsigned shared_stack_slots() const { return stack_mode == StackMode::Shared ? shared_stacks : 0; }
 };
 
 using EnvLookup = const char* (*)(const char* name);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <memory>
@@ -58,9 +59,11 @@ FdState* fd_state(int fd, bool create) {
   return &chunk[fd & (kChunk - 1)];
 }
 
-// Caller holds st.lock (WaitQueue::wake_all unparks under it).
-void wake_all(Direction& d, WaitResult why) {
+// Caller holds st.lock (WaitQueue::wake_all unparks under it). `final`: the
+// event was a hang-up or error, a state no later edge will report again.
+void wake_all(Direction& d, WaitResult why, bool final = false) {
   d.epoch.fetch_add(1, std::memory_order_release);
+  if (final) d.epoch.fetch_or(kEpochFinal, std::memory_order_release);
   d.waiters.wake_all(uint8_t(why));
 }
 
@@ -74,13 +77,37 @@ void dispatch_event(uint64_t data, uint32_t events) {
   if (!st) return;
   SpinGuard g(st->lock);
   if (st->generation != gen) return;  // an event of a file that was closed
+  bool hup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
-    wake_all(st->dir[0], WaitResult::Ready);
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) wake_all(st->dir[1], WaitResult::Ready);
+    wake_all(st->dir[0], WaitResult::Ready, hup);
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+    wake_all(st->dir[1], WaitResult::Ready, events & (EPOLLHUP | EPOLLERR));
 }
 
 std::atomic<int> g_pwait2{-1};  // -1 unknown, 0 no, 1 yes
 std::atomic<uint64_t> g_ctl_calls{0};
+
+// The runtime's own fds, so the shim can keep the program's hands off them.
+SpinLock g_owned_lock;
+std::vector<int>* g_owned = nullptr;  // never freed: read during exit too
+std::atomic<int> g_owned_count{0};
+
+void own_fd(int fd, bool add) {
+  if (fd < 0) return;
+  SpinGuard g(g_owned_lock);
+  if (!g_owned) g_owned = new std::vector<int>();
+  if (add) {
+    g_owned->push_back(fd);
+  } else {
+    for (size_t i = 0; i < g_owned->size(); ++i)
+      if ((*g_owned)[i] == fd) {
+        (*g_owned)[i] = g_owned->back();
+        g_owned->pop_back();
+        break;
+      }
+  }
+  g_owned_count.store(int(g_owned->size()), std::memory_order_release);
+}
 
 // -1 + errno, like libc's, for the callers' convenience.
 int counted_epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
@@ -110,6 +137,8 @@ int move_high(int fd) {
 Poller::Poller() {
   epfd_ = move_high(int(sys::epoll_create(EPOLL_CLOEXEC)));
   wakefd_ = move_high(int(sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
+  own_fd(epfd_, true);
+  own_fd(wakefd_, true);
   if (epfd_ >= 0 && wakefd_ >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -134,8 +163,36 @@ Poller::~Poller() {
       wake_all(st.dir[1], WaitResult::Closed);
     }
   }
+  own_fd(epfd_, false);
+  own_fd(wakefd_, false);
   if (epfd_ >= 0) sys::close(epfd_);
   if (wakefd_ >= 0) sys::close(wakefd_);
+}
+
+bool Poller::owns_fd(int fd) {
+  if (g_owned_count.load(std::memory_order_acquire) == 0) return false;
+  SpinGuard g(g_owned_lock);
+  for (int x : *g_owned)
+    if (x == fd) return true;
+  return false;
+}
+
+std::vector<int> Poller::owned_fds_snapshot() {
+  std::vector<int> v;
+  {
+    SpinGuard g(g_owned_lock);
+    if (g_owned) v = *g_owned;
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void notify_fd(int fd) {
+  FdState* st = fd_state(fd, false);
+  if (!st) return;
+  SpinGuard g(st->lock);
+  wake_all(st->dir[0], WaitResult::Ready);
+  wake_all(st->dir[1], WaitResult::Ready);
 }
 
 uint64_t Poller::epoll_ctl_calls() { return g_ctl_calls.load(std::memory_order_relaxed); }

@@ -19,12 +19,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "clock.h"
 
 namespace cohook {
 
 enum class IoDir : uint8_t { Read = 0, Write = 1 };
+inline constexpr uint64_t kEpochFinal = uint64_t(1) << 63;
 
 enum class WaitResult : uint8_t {
   Ready,        // an event arrived (or had arrived since the epoch sample)
@@ -53,6 +55,11 @@ class Poller {
   bool add(int fd, uint32_t generation);
   // Register a timeout precision hint: true if epoll_pwait2 (ns precision) is used.
   static bool has_ns_precision();
+  // Is fd one of the runtime's own (a carrier's epoll or eventfd)? The shim
+  // keeps the program from closing those: to the program they do not exist.
+  static bool owns_fd(int fd);
+  // All of them, sorted (for close_range).
+  static std::vector<int> owned_fds_snapshot();
   // epoll_ctl calls made by all pollers (registration cost is observable).
   static uint64_t epoll_ctl_calls();
 
@@ -62,6 +69,9 @@ class Poller {
 };
 
 // Readiness epoch of fd in one direction; sample it before trying the I/O.
+// kEpochFinal is set, for good, once a hang-up or error was reported: from
+// then on no new edge will come, so every attempt must really be made (a
+// short read no longer means "drained": EOF may be waiting behind the data).
 uint64_t fd_epoch(int fd, IoDir dir);
 // Park the current coroutine (or thread) until fd is ready in `dir`, unless
 // an event arrived after `epoch` was sampled. `poller` is the carrier's, used
@@ -87,6 +97,9 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
 void forget_fd(int fd);
 // The carrier's own epoll and eventfd are moved at or above this number.
 inline constexpr int kCarrierFdFloor = 1000;
+// Wake every waiter of fd as if an event had arrived (they retry their call):
+// for state changes the kernel does not report through epoll.
+void notify_fd(int fd);
 // Fds above this are passed through untracked (they cannot be waited on).
 inline constexpr int kMaxTrackedFd = 1 << 20;
 

@@ -35,21 +35,38 @@ TEST(Config, DefaultsWhenUnset) {
   char err[256] = "";
   ASSERT_TRUE(load_config(c, err, sizeof err, fake_env));
   EXPECT_EQ(c.stack_size, 128u * 1024);
-  EXPECT_EQ(c.shared_stacks, 0u);
+  EXPECT_EQ(c.shared_stack_slots(), 0u);
+  EXPECT_EQ(c.io_timeout_ms, 0u);  // no default timeout, unlike libco's 1 s
+  EXPECT_FALSE(c.disable);
 }
 
 TEST(Config, ReadsEveryVariable) {
   g_env = {{"COHOOK_STACK_SIZE", "256k"},
            {"COHOOK_STACK_CACHE", "10"},
+           {"COHOOK_STACK_MODE", "shared"},
            {"COHOOK_SHARED_STACKS", "8"},
-           {"COHOOK_SHARED_STACK_SIZE", "1m"}};
+           {"COHOOK_SHARED_STACK_SIZE", "1m"},
+           {"COHOOK_CARRIERS", "3"},
+           {"COHOOK_IO_TIMEOUT_MS", "2500"},
+           {"COHOOK_CONNECT_TIMEOUT_MS", "700"},
+           {"COHOOK_THREADS", "native"},
+           {"COHOOK_LOG", "debug"},
+           {"COHOOK_STATS", "/tmp/cohook.stats"},
+           {"COHOOK_DISABLE", "1"}};
   Config c;
   char err[256] = "";
   ASSERT_TRUE(load_config(c, err, sizeof err, fake_env)) << err;
   EXPECT_EQ(c.stack_size, 256u << 10);
   EXPECT_EQ(c.stack_cache, 10u);
-  EXPECT_EQ(c.shared_stacks, 8u);
+  EXPECT_EQ(c.shared_stack_slots(), 8u);
   EXPECT_EQ(c.shared_stack_size, 1u << 20);
+  EXPECT_EQ(c.carriers, 3u);
+  EXPECT_EQ(c.io_timeout_ms, 2500u);
+  EXPECT_EQ(c.connect_timeout_ms, 700u);
+  EXPECT_EQ(c.threads, ThreadMode::Native);
+  EXPECT_EQ(c.log, LogLevel::Debug);
+  EXPECT_STREQ(c.stats, "/tmp/cohook.stats");
+  EXPECT_TRUE(c.disable);
 }
 
 TEST(Config, MalformedValueIsOneLineNamingVariableAndForm) {
@@ -66,4 +83,12 @@ TEST(Config, MalformedValueIsOneLineNamingVariableAndForm) {
   EXPECT_FALSE(load_config(c, err, sizeof err, fake_env));
   EXPECT_NE(std::string(err).find("COHOOK_SHARED_STACKS"), std::string::npos);
   EXPECT_EQ(std::string(err).find('\n'), std::string::npos);
+  for (auto [var, bad] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"COHOOK_STACK_MODE", "copy"}, {"COHOOK_THREADS", "green"}, {"COHOOK_LOG", "loud"},
+           {"COHOOK_DISABLE", "yes"}, {"COHOOK_STATS", "relative/path"}, {"COHOOK_CARRIERS", "-1"},
+           {"COHOOK_IO_TIMEOUT_MS", "1s"}}) {
+    g_env = {{var, bad}};
+    EXPECT_FALSE(load_config(c, err, sizeof err, fake_env)) << var;
+    EXPECT_NE(std::string(err).find(var), std::string::npos) << err;
+  }
 }

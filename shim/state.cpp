@@ -1,0 +1,149 @@
+// Start-up, per-thread carriers, fork, logging and stats.
+#include "state.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "fd_info.h"
+#include "real.h"
+
+namespace cohook::shim {
+
+std::atomic<Mode> g_mode{Mode::Starting};
+Config g_config;
+Stats g_stats;
+
+namespace {
+
+thread_local Scheduler* t_carrier = nullptr;
+thread_local bool t_carrier_gone = false;  // this thread is exiting
+
+// Frees the thread's carrier when the thread exits. After that, hooks called
+// by later TLS destructors pass straight through.
+struct CarrierOwner {
+  ~CarrierOwner() {
+    t_carrier_gone = true;
+    if (t_carrier && Coroutine::current() == t_carrier->main_coroutine()) delete t_carrier;
+    t_carrier = nullptr;
+  }
+};
+thread_local CarrierOwner t_owner;
+
+Scheduler::Options scheduler_options() {
+  Scheduler::Options o;
+  o.stack_size = g_config.stack_size;
+  o.stack_hot_cache = g_config.stack_cache;
+  o.shared_stacks = g_config.shared_stack_slots();
+  o.shared_stack_size = g_config.shared_stack_size;
+  return o;
+}
+
+void write_stderr(const char* s, size_t n) {
+  while (n) {
+    ssize_t w = REAL(write)(STDERR_FILENO, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= size_t(w);
+  }
+}
+
+void print_stats() {
+  if (!g_config.stats[0]) return;
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf,
+                        "cohook stats: pid %d parks %lu timeouts %lu closed_waits %lu native_blocks %lu "
+                        "carriers %lu\n",
+                        int(getpid()), (unsigned long)g_stats.parks.load(), (unsigned long)g_stats.timeouts.load(),
+                        (unsigned long)g_stats.closed_waits.load(), (unsigned long)g_stats.native_blocks.load(),
+                        (unsigned long)g_stats.carriers.load());
+  if (n <= 0) return;
+  if (std::strcmp(g_config.stats, "stderr") == 0) {
+    write_stderr(buf, size_t(n));
+  } else if (FILE* f = std::fopen(g_config.stats, "a")) {
+    std::fputs(buf, f);
+    std::fclose(f);
+  }
+}
+
+// fork: the child has only the forking thread. Every carrier's epoll instance
+// is shared with the parent (same open file), so the child must not use any
+// of them: forget all registrations, drop the forking thread's carrier (a
+// new one is made on first use) and leak the others' memory -- their threads
+// do not exist here.
+void after_fork_in_child() {
+  forget_all_fds_after_fork();
+  if (t_carrier && Coroutine::current() == t_carrier->main_coroutine()) delete t_carrier;
+  t_carrier = nullptr;
+}
+
+}  // namespace
+
+Scheduler* carrier() {
+  if (t_carrier) return t_carrier;
+  if (!active() || t_carrier_gone) return nullptr;
+  if (Scheduler::current()) return nullptr;  // someone else's scheduler (tests)
+  t_carrier = new (std::nothrow) Scheduler(scheduler_options());
+  (void)&t_owner;  // make sure the TLS destructor is registered
+  if (t_carrier) g_stats.carriers.fetch_add(1, std::memory_order_relaxed);
+  return t_carrier;
+}
+
+bool can_park() {
+  if (!active()) return false;
+  Scheduler* s = t_carrier ? t_carrier : carrier();
+  if (!s) return false;
+  Coroutine* co = Coroutine::current();
+  return co && co->home() == s && !Scheduler::is_dispatcher(co);
+}
+
+Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms) {
+  int64_t ns = program_timeout_ns;
+  if (cap_ms) {
+    int64_t cap = int64_t(cap_ms) * 1000000;
+    if (ns == 0 || cap < ns) ns = cap;
+  }
+  return ns ? deadline_after(ns) : kForever;
+}
+
+void log(LogLevel level, const char* fmt, ...) {
+  if (level > g_config.log || level == LogLevel::Off) return;
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf, "cohook[%d]: ", int(getpid()));
+  va_list ap;
+  va_start(ap, fmt);
+  int m = std::vsnprintf(buf + n, sizeof buf - size_t(n) - 1, fmt, ap);
+  va_end(ap);
+  if (m < 0) return;
+  size_t len = std::min(sizeof buf - 2, size_t(n + m));
+  buf[len++] = '\n';
+  write_stderr(buf, len);
+}
+
+namespace {
+// Runs before main (and before most constructors of the program). A bad
+// COHOOK_* value ends the process here, before the program did anything.
+__attribute__((constructor(101))) void start() {
+  real::resolve_all();
+  char err[256];
+  if (!load_config(g_config, err, sizeof err)) {
+    size_t n = std::strlen(err);
+    err[n] = '\n';
+    write_stderr(err, n + 1);
+    _exit(2);
+  }
+  if (g_config.disable) {
+    g_mode.store(Mode::Disabled);
+    return;
+  }
+  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  std::atexit(print_stats);
+  g_mode.store(Mode::Active);
+}
+}  // namespace
+
+}  // namespace cohook::shim

@@ -1,0 +1,43 @@
+// The shim's global state: configuration, whether hooks are live, and the
+// carrier (Scheduler) of the calling thread.
+#pragma once
+#include <atomic>
+
+#include "config.h"
+#include "scheduler.h"
+
+namespace cohook::shim {
+
+enum class Mode : int { Starting, Active, Disabled };
+extern std::atomic<Mode> g_mode;
+extern Config g_config;
+
+// True once COHOOK_* is parsed and hooks may use the runtime.
+inline bool active() { return g_mode.load(std::memory_order_relaxed) == Mode::Active; }
+
+// The calling thread's carrier, made on first use; nullptr when the thread
+// cannot have one (shim inactive, thread exiting, no fds or memory left).
+Scheduler* carrier();
+
+// Can the caller park here instead of blocking its thread? (A coroutine or a
+// carrier's main context; not the dispatcher, not a dying thread.)
+bool can_park();
+
+// Deadline for a blocking call: the program's own timeout (ns, 0 = none),
+// capped by a COHOOK_*_TIMEOUT_MS (0 = no cap).
+Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms);
+
+// Debug/info logging to stderr, honouring COHOOK_LOG.
+void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Counters printed at exit with COHOOK_STATS.
+struct Stats {
+  std::atomic<uint64_t> parks{0};       // blocking calls that parked at least once
+  std::atomic<uint64_t> timeouts{0};    // waits that ended by deadline
+  std::atomic<uint64_t> closed_waits{0};  // waits ended by close() from another thread
+  std::atomic<uint64_t> native_blocks{0};  // blocking calls left to block the thread
+  std::atomic<uint64_t> carriers{0};    // carriers (schedulers) made
+};
+extern Stats g_stats;
+
+}  // namespace cohook::shim
