@@ -106,6 +106,7 @@ void Coroutine::swap_into_shared_slot() {
   if (Coroutine* old = shared_->owner) old->save_shared_slot();
   shared_->owner = this;
   char* top = shared_->stack.top();
+  asan_unpoison(shared_->stack.limit(), shared_->stack.usable());
   if (!sp_) {  // first run (its state may already say Ready)
     sp_ = cohook_make_context(top, &Coroutine::start, this);
   } else if (saved_size_) {

@@ -12,6 +12,7 @@
 #endif
 
 #ifdef COHOOK_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -42,6 +43,14 @@ inline void asan_before_switch([[maybe_unused]] void** fake, [[maybe_unused]] co
 inline void asan_after_switch([[maybe_unused]] void* fake) {
 #ifdef COHOOK_ASAN
   __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
+}
+
+// A stack being reused (pool, shared slot) still carries the shadow poison
+// of frames that never returned (a finished or swapped-out coroutine's).
+inline void asan_unpoison([[maybe_unused]] const void* p, [[maybe_unused]] size_t n) {
+#ifdef COHOOK_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
 #endif
 }
 

@@ -47,6 +47,7 @@ bool StackPool::map_stack(Stack& out, size_t usable) {
   out.base = static_cast<char*>(p);
   out.mapped = total;
   out.guard = guard;
+  asan_unpoison(out.limit(), out.usable());  // the address may have held an old stack
   valgrind_stack_register(out);
   return true;
 }
@@ -54,6 +55,7 @@ bool StackPool::map_stack(Stack& out, size_t usable) {
 void StackPool::unmap_stack(Stack& s) {
   if (!s.base) return;
   valgrind_stack_deregister(s);
+  asan_unpoison(s.limit(), s.usable());
   munmap(s.base, s.mapped);
   s = Stack{};
 }
@@ -74,6 +76,7 @@ bool StackPool::acquire(Stack& out, size_t size) {
     if (!from.empty()) {
       out = from.back();
       from.pop_back();
+      asan_unpoison(out.limit(), out.usable());
       stats_.reuses++;
       stats_.in_use++;
       stats_.cached_hot = hot_.size();
