@@ -43,6 +43,7 @@ struct BlockingCall {
 // What stopped the wait, for callers that must tell timeouts apart.
 struct BlockingOutcome {
   WaitResult last = WaitResult::Ready;
+  unsigned waits = 0;  // how many times it parked
 };
 
 // attempt(): one non-blocking try, returning >= 0 or -1 with errno set.
@@ -50,7 +51,6 @@ struct BlockingOutcome {
 template <class Attempt, class Fallback>
 ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallback,
                      BlockingOutcome* out = nullptr) {
-  Poller& poller = Scheduler::current()->poller();
   for (;;) {
     uint64_t epoch = fd_epoch(c.fd, c.dir);
     bool skip = c.drained && !(epoch & kEpochFinal) && c.drained->load(std::memory_order_relaxed) == epoch + 1;
@@ -63,8 +63,12 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
       if (errno != EAGAIN) return r;
       if (c.drained) c.drained->store(epoch + 1, std::memory_order_relaxed);
     }
-    WaitResult w = wait_fd(poller, c.fd, c.dir, epoch, c.deadline);
-    if (out) out->last = w;
+    Scheduler* s = Scheduler::ensure();  // a carrier is made on the first wait only
+    WaitResult w = s ? wait_fd(s->poller(), c.fd, c.dir, epoch, c.deadline) : WaitResult::NotPollable;
+    if (out) {
+      out->last = w;
+      out->waits++;
+    }
     switch (w) {
       case WaitResult::Ready:
         continue;

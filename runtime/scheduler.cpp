@@ -24,6 +24,16 @@ void fire_park_timer(Timer* t) {
 
 Scheduler* Scheduler::current() { return t_scheduler; }
 
+namespace {
+std::atomic<Scheduler::Factory> g_factory{nullptr};
+}
+void Scheduler::set_factory(Factory f) { g_factory.store(f); }
+Scheduler* Scheduler::ensure() {
+  if (t_scheduler) return t_scheduler;
+  Factory f = g_factory.load(std::memory_order_relaxed);
+  return f ? f() : nullptr;
+}
+
 bool Scheduler::is_dispatcher(const Coroutine* co) {
   return co->home_ && co == co->home_->dispatcher_.get();
 }

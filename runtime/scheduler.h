@@ -80,6 +80,11 @@ class Scheduler {
 
   // This thread's scheduler, or nullptr.
   static Scheduler* current();
+  // This thread's scheduler, made by the installed factory if there is none
+  // yet (the shim makes carriers lazily, on the first wait); nullptr if none.
+  static Scheduler* ensure();
+  using Factory = Scheduler* (*)();
+  static void set_factory(Factory f);
   // True for the dispatcher context (which must never park).
   static bool is_dispatcher(const Coroutine* co);
 

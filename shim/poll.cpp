@@ -35,8 +35,12 @@ Deadline ts_deadline(const timespec* ts) {
 // poll(2) semantics over a pollfd array, parking between zero-timeout polls.
 int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
   std::unique_ptr<FdInterest[]> set(new (std::nothrow) FdInterest[n ? n : 1]);
-  if (!set) return REAL(poll)(fds, n, deadline == kForever ? -1 : 0);
-  Poller& poller = Scheduler::current()->poller();
+  Scheduler* carrier = Scheduler::ensure();
+  if (!set || !carrier) {  // no memory or fds for a carrier: block natively
+    g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed);
+    return REAL(poll)(fds, n, deadline == kForever ? -1 : int((deadline - now_ns() + 999999) / 1000000));
+  }
+  Poller& poller = carrier->poller();
   bool parked = false;
   for (;;) {
     size_t k = 0;
@@ -116,7 +120,12 @@ int park_select(int nfds, fd_set* r, fd_set* w, fd_set* e, Deadline deadline) {
 }
 
 int park_epoll(int epfd, epoll_event* ev, int max, Deadline deadline) {
-  Poller& poller = Scheduler::current()->poller();
+  Scheduler* carrier = Scheduler::ensure();
+  if (!carrier) {
+    g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed);
+    return REAL(epoll_wait)(epfd, ev, max, deadline == kForever ? -1 : int((deadline - now_ns() + 999999) / 1000000));
+  }
+  Poller& poller = carrier->poller();
   bool parked = false;
   for (;;) {
     uint64_t epoch = fd_epoch(epfd, IoDir::Read);

@@ -91,9 +91,9 @@ int do_connect(int fd, FdInfo* fi, const sockaddr* addr, socklen_t len) {
   }
   if (errno != EINPROGRESS) return r;
   g_stats.parks.fetch_add(1, std::memory_order_relaxed);
-  Poller& poller = Scheduler::current()->poller();
+  Scheduler* carrier = Scheduler::ensure();
   for (;;) {
-    WaitResult w = wait_fd(poller, fd, IoDir::Write, epoch, d);
+    WaitResult w = carrier ? wait_fd(carrier->poller(), fd, IoDir::Write, epoch, d) : WaitResult::NotPollable;
     if (w == WaitResult::TimedOut) {
       g_stats.timeouts.fetch_add(1, std::memory_order_relaxed);
       errno = d == by_program ? EINPROGRESS : ETIMEDOUT;

@@ -95,10 +95,13 @@ Scheduler* carrier() {
 
 bool can_park() {
   if (!active()) return false;
-  Scheduler* s = t_carrier ? t_carrier : carrier();
-  if (!s) return false;
-  Coroutine* co = Coroutine::current();
-  return co && co->home() == s && !Scheduler::is_dispatcher(co);
+  if (Scheduler* s = t_carrier) {
+    Coroutine* co = Coroutine::current();
+    return co && co->home() == s && !Scheduler::is_dispatcher(co);
+  }
+  // No carrier yet: one will be made if the call has to wait (Scheduler::
+  // ensure), unless this thread is exiting or runs someone else's scheduler.
+  return !t_carrier_gone && !Scheduler::current();
 }
 
 Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms) {
@@ -141,6 +144,7 @@ __attribute__((constructor(101))) void start() {
     return;
   }
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  Scheduler::set_factory(carrier);
   std::atexit(print_stats);
   g_mode.store(Mode::Active);
 }

@@ -1,0 +1,156 @@
+// cohook: run a program with libcohook.so preloaded.
+//
+//   cohook run [options] [--] PROG [ARGS...]
+//
+// Options become COHOOK_* variables (see docs/configuration.md); LD_PRELOAD
+// gets the library's absolute path in front of whatever it already held. The
+// values are checked here with the same parser the library uses, so a typo is
+// reported before the program starts.
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: cohook run [options] [--] PROG [ARGS...]\n"
+    "       cohook --help | --version\n"
+    "\n"
+    "Runs PROG with libcohook.so preloaded: its blocking threads become coroutines.\n"
+    "\n"
+    "options (each sets the COHOOK_* variable named; see docs/configuration.md):\n"
+    "  --stack-size SIZE        COHOOK_STACK_SIZE         coroutine stack, e.g. 64k, 1m\n"
+    "  --stack-mode MODE        COHOOK_STACK_MODE         private or shared\n"
+    "  --carriers N             COHOOK_CARRIERS           carrier threads (0 = one per CPU)\n"
+    "  --io-timeout MS          COHOOK_IO_TIMEOUT_MS      cap on any blocking read/write\n"
+    "  --connect-timeout MS     COHOOK_CONNECT_TIMEOUT_MS cap on a blocking connect\n"
+    "  --threads MODE           COHOOK_THREADS            coroutine or native\n"
+    "  --log LEVEL              COHOOK_LOG                off, error, warn, info, debug\n"
+    "  --stats[=FILE]           COHOOK_STATS              counters at exit (stderr or FILE)\n"
+    "  --disable                COHOOK_DISABLE=1          load, but pass every call through\n"
+    "\n"
+    "environment: COHOOK_LIBRARY overrides where libcohook.so is taken from.\n";
+
+struct Flag {
+  const char* option;
+  const char* var;
+};
+const Flag kFlags[] = {
+    {"--stack-size", "COHOOK_STACK_SIZE"},        {"--stack-mode", "COHOOK_STACK_MODE"},
+    {"--carriers", "COHOOK_CARRIERS"},            {"--io-timeout", "COHOOK_IO_TIMEOUT_MS"},
+    {"--connect-timeout", "COHOOK_CONNECT_TIMEOUT_MS"}, {"--threads", "COHOOK_THREADS"},
+    {"--log", "COHOOK_LOG"},
+};
+
+bool exists(const std::string& p) { return access(p.c_str(), R_OK) == 0; }
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  std::string s(buf);
+  return s.substr(0, s.rfind('/'));
+}
+
+// The library next to this launcher: in the build tree (build/launcher/cohook
+// -> build/shim/libcohook.so) or installed (PREFIX/bin -> PREFIX/LIBDIR).
+std::string find_library() {
+  if (const char* env = std::getenv("COHOOK_LIBRARY")) return env;
+  std::string dir = self_dir();
+  for (std::string c : {dir + "/../shim/libcohook.so", dir + "/../" COHOOK_LIBDIR "/libcohook.so"}) {
+    if (exists(c)) {
+      char real[PATH_MAX];
+      return realpath(c.c_str(), real) ? std::string(real) : c;
+    }
+  }
+  return "";
+}
+
+[[noreturn]] void die(const char* msg, const char* arg = nullptr) {
+  std::fprintf(stderr, "cohook: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::printf("cohook %s\n", COHOOK_VERSION);
+    return 0;
+  }
+  if (cmd != "run") die("unknown command (try cohook --help):", argv[1]);
+
+  int i = 2;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.rfind("--", 0) != 0) break;  // PROG
+    if (a == "--disable") {
+      setenv("COHOOK_DISABLE", "1", 1);
+      continue;
+    }
+    if (a == "--stats") {
+      setenv("COHOOK_STATS", "stderr", 1);
+      continue;
+    }
+    if (a.rfind("--stats=", 0) == 0) {
+      setenv("COHOOK_STATS", a.c_str() + 8, 1);
+      continue;
+    }
+    const Flag* f = nullptr;
+    std::string value;
+    for (const Flag& x : kFlags) {
+      std::string o = x.option;
+      if (a == o) {
+        if (i + 1 >= argc) die("option needs a value:", x.option);
+        f = &x;
+        value = argv[++i];
+      } else if (a.rfind(o + "=", 0) == 0) {
+        f = &x;
+        value = a.substr(o.size() + 1);
+      }
+    }
+    if (!f) die("unknown option (try cohook --help):", argv[i]);
+    setenv(f->var, value.c_str(), 1);
+  }
+  if (i >= argc) die("no program to run (usage: cohook run [options] [--] PROG [ARGS...])");
+
+  // Same check the library makes at start, so errors show before exec.
+  cohook::Config config;
+  char err[256];
+  if (!cohook::load_config(config, err, sizeof err)) {
+    std::fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+
+  std::string lib = find_library();
+  if (lib.empty() || !exists(lib)) die("cannot find libcohook.so (set COHOOK_LIBRARY)");
+  std::string preload = lib;
+  if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(" ") + old;
+  setenv("LD_PRELOAD", preload.c_str(), 1);
+
+  execvp(argv[i], argv + i);
+  std::fprintf(stderr, "cohook: cannot run %s: %s\n", argv[i], std::strerror(errno));
+  return errno == ENOENT ? 127 : 126;
+}
