@@ -38,6 +38,9 @@ struct BlockingCall {
   std::atomic<uint64_t>* drained = nullptr;
   // With `drained`: a result in [0, short_below) counts as a short transfer.
   size_t short_below = 0;
+  // May a signal handler installed with SA_RESTART restart this call? (No
+  // for sockets with SO_RCVTIMEO/SO_SNDTIMEO, as signal(7) says.)
+  bool restartable = true;
 };
 
 // What stopped the wait, for callers that must tell timeouts apart.
@@ -80,6 +83,12 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
         return -1;
       case WaitResult::NotPollable:
         return fallback();
+      case WaitResult::Restart:
+        if (c.restartable) continue;
+        [[fallthrough]];
+      case WaitResult::Interrupted:
+        errno = EINTR;
+        return -1;
     }
   }
 }

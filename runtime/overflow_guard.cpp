@@ -14,6 +14,7 @@ namespace cohook {
 namespace {
 std::atomic<bool> g_installed{false};
 struct sigaction g_prev_segv, g_prev_bus;
+SigactionFn g_sigaction = ::sigaction;
 constexpr size_t kAltStackSize = 64 * 1024;
 thread_local void* t_altstack = nullptr;
 
@@ -54,7 +55,10 @@ void report_and_abort(const Coroutine& co) {
   l.put("k\n");
   ssize_t r = write(STDERR_FILENO, l.buf, l.n);
   (void)r;
-  signal(SIGABRT, SIG_DFL);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  g_sigaction(SIGABRT, &dfl, nullptr);
   abort();
 }
 
@@ -68,7 +72,10 @@ void pass_on(int sig, siginfo_t* info, void* uctx) {
   // Default action: restore it and raise again. The signal stays blocked until
   // the handler returns, then kills the process (with a core) as it would have;
   // this also covers a SIGSEGV sent with kill(), which no instruction repeats.
-  signal(sig, SIG_DFL);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  g_sigaction(sig, &dfl, nullptr);
   raise(sig);
 }
 
@@ -86,8 +93,20 @@ void install_overflow_guard() {
   sa.sa_sigaction = on_fault;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, &g_prev_segv);
-  sigaction(SIGBUS, &sa, &g_prev_bus);
+  g_sigaction(SIGSEGV, &sa, &g_prev_segv);
+  g_sigaction(SIGBUS, &sa, &g_prev_bus);
+}
+
+void overflow_guard_use_sigaction(SigactionFn fn) { g_sigaction = fn; }
+
+bool overflow_guard_installed() { return g_installed.load(); }
+
+bool overflow_guard_replace_next(int sig, const struct sigaction* act, struct sigaction* old) {
+  struct sigaction& next = sig == SIGSEGV ? g_prev_segv : g_prev_bus;
+  struct sigaction prev = next;
+  if (act) next = *act;
+  if (old) *old = prev;
+  return true;
 }
 
 void enable_overflow_guard_on_this_thread() {

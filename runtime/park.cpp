@@ -43,6 +43,11 @@ bool Parker::park_until(Deadline deadline) {
     long r = futex_wait_abs(&word_, kIdle, deadline);
     if (word_.exchange(kIdle, std::memory_order_acquire) == kPermit) return true;
     if (r == -ETIMEDOUT) return false;
+    if (r == -EINTR) {
+      // A handler ran on this thread while it slept: the signal layer has
+      // marked us (Scheduler::note_signal); let the waiter look.
+      if (interrupt_.load(std::memory_order_relaxed)) return true;
+    }
     if (deadline != kForever && now_ns() >= deadline) return false;
   }
 }

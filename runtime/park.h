@@ -54,6 +54,25 @@ class Parker {
   void unpark();
 
   Coroutine* coroutine() const { return co_; }
+
+  // Signals. A handler that runs while this waiter is blocked (its carrier
+  // idle in epoll, or its thread in a futex) interrupts the wait, as a signal
+  // interrupts a blocking system call. Interruptible waits (fd waits, sleeps;
+  // not lock acquisition) clear the mark when they begin and end with
+  // Interrupted when they find it.
+  enum class Interrupt : uint8_t { None, Restartable, Hard };
+  void begin_interruptible() { interrupt_.store(uint8_t(Interrupt::None), std::memory_order_relaxed); }
+  Interrupt take_interrupt() {
+    return Interrupt(interrupt_.exchange(uint8_t(Interrupt::None), std::memory_order_acq_rel));
+  }
+  // From the carrier after a signal; async-signal-safe for thread parkers.
+  void mark_interrupted(bool restartable) {
+    uint8_t want = uint8_t(restartable ? Interrupt::Restartable : Interrupt::Hard);
+    uint8_t cur = interrupt_.load(std::memory_order_relaxed);
+    // Hard wins: one handler without SA_RESTART makes the call fail with EINTR.
+    while (cur < want && !interrupt_.compare_exchange_weak(cur, want)) {
+    }
+  }
   // This waiter's node, for the one wait queue it is in.
   WaitNode& node() { return node_; }
 
@@ -64,6 +83,7 @@ class Parker {
   std::atomic<uint32_t> word_{kIdle};
   WaitNode node_;
   Timer timer_;        // the park deadline, armed on the home carrier
+  std::atomic<uint8_t> interrupt_{0};
   bool timer_fired_ = false;
 };
 

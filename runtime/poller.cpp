@@ -258,7 +258,9 @@ WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline d
   FdState* st = fd_state(fd, true);
   if (!st) return WaitResult::NotPollable;
   Direction& d = st->dir[int(dir)];
-  WaitNode& node = Parker::current()->node();  // off-stack: see park.h
+  Parker* me = Parker::current();
+  WaitNode& node = me->node();  // off-stack: see park.h
+  me->begin_interruptible();
   {
     SpinGuard g(st->lock);
     // EPERM: regular file or directory -- always "ready", block natively.
@@ -274,7 +276,20 @@ WaitResult wait_fd(Poller& poller, int fd, IoDir dir, uint64_t epoch, Deadline d
       d.waiters.remove(&node);
       return WaitResult::TimedOut;
     }
+    if (WaitResult i = take_interrupt_result(me); i != WaitResult::Ready) {
+      d.waiters.remove(&node);
+      return i;
+    }
   }
+}
+
+WaitResult take_interrupt_result(Parker* p) {
+  switch (p->take_interrupt()) {
+    case Parker::Interrupt::None: return WaitResult::Ready;
+    case Parker::Interrupt::Restartable: return WaitResult::Restart;
+    case Parker::Interrupt::Hard: return WaitResult::Interrupted;
+  }
+  return WaitResult::Ready;
 }
 
 // Register fd with `poller` if nobody did. Caller holds st->lock.
@@ -301,6 +316,7 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
   std::unique_ptr<Entry[]> e(new (std::nothrow) Entry[2 * n + 1]);
   if (!e) return WaitResult::Ready;  // no memory: the caller polls again
   Parker* me = Parker::current();
+  me->begin_interruptible();
   size_t used = 0;
   bool ready_now = false;
   for (size_t i = 0; i < n && !ready_now; ++i) {
@@ -340,6 +356,10 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
     if (woken) break;
     if (!in_time) {
       result = WaitResult::TimedOut;
+      break;
+    }
+    if (WaitResult i = take_interrupt_result(me); i != WaitResult::Ready) {
+      result = i;
       break;
     }
   }

@@ -33,7 +33,12 @@ enum class WaitResult : uint8_t {
   TimedOut,     // the deadline passed first
   Closed,       // forget_fd() was called for it (the program closed it)
   NotPollable,  // epoll refuses this fd (regular files: EPERM); block natively
+  Interrupted,  // a signal handler ran while it waited (no SA_RESTART)
+  Restart,      // ... a handler with SA_RESTART: restartable calls go on
 };
+
+// The interrupt a woken waiter found, as a WaitResult (Ready if none).
+WaitResult take_interrupt_result(class Parker* p);
 
 class Poller {
  public:

@@ -262,9 +262,26 @@ void Scheduler::yield() {
   s->switch_to_dispatcher(co);
 }
 
-void Scheduler::sleep_until(Deadline d) {
+bool Scheduler::sleep_until(Deadline d) {
   Parker* me = Parker::current();
-  while (now_ns() < d) me->park_until(d);
+  me->begin_interruptible();
+  while (now_ns() < d) {
+    me->park_until(d);
+    if (me->take_interrupt() != Parker::Interrupt::None) return false;  // sleeps never restart
+  }
+  return true;
+}
+
+void Scheduler::note_signal(bool restartable) {
+  Scheduler* s = t_scheduler;
+  if (!s) {
+    // A plain thread: if it is asleep in a futex, the futex returns EINTR.
+    Parker::current()->mark_interrupted(restartable);
+    return;
+  }
+  if (Coroutine::current() != s->dispatcher_.get()) return;  // running code: nothing blocked
+  if (!restartable) s->signal_restart_ = 0;
+  s->signal_seen_ = 1;
 }
 
 // ---- the dispatcher -------------------------------------------------------------
@@ -310,6 +327,17 @@ void Scheduler::dispatch_loop() {
       }
       poller_.poll(until);
       sleeping_.store(false, std::memory_order_relaxed);
+      if (signal_seen_) {
+        // A handler ran while this carrier was idle: the thread "was blocked
+        // in a system call". Its main coroutine is the one that gets EINTR.
+        bool restart = signal_restart_;
+        signal_seen_ = 0;
+        signal_restart_ = 1;
+        if (main_->state_ == CoState::Parked) {
+          main_->parker_.mark_interrupted(restart);
+          main_->parker_.unpark();
+        }
+      }
       polls_++;
       now = last_poll_ = now_ns();
     }

@@ -34,6 +34,7 @@
 // syscalls per blocking call).
 #pragma once
 #include <atomic>
+#include <csignal>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -106,8 +107,17 @@ class Scheduler {
 
   // For the running coroutine (or main):
   static void yield();                      // to the back of the ready queue
-  static void sleep_until(Deadline d);
-  static void sleep_for(Nanos d) { sleep_until(deadline_after(d)); }
+  // false if a signal handler interrupted the sleep (see note_signal).
+  static bool sleep_until(Deadline d);
+  static bool sleep_for(Nanos d) { return sleep_until(deadline_after(d)); }
+
+  // From a signal handler (async-signal-safe): a handler is running on this
+  // thread. If it interrupted the carrier while idle -- every coroutine of it
+  // parked, as a thread would be blocked in a system call -- the main
+  // coroutine's interruptible wait ends with Interrupted (or Restart when
+  // every such handler had SA_RESTART). A handler that interrupted running
+  // code interrupts nothing, as natively.
+  static void note_signal(bool restartable);
 
   Poller& poller() { return poller_; }
   TimerHeap& timers() { return timers_; }
@@ -151,6 +161,8 @@ class Scheduler {
   Coroutine* ready_tail_ = nullptr;
   std::atomic<Coroutine*> inbox_{nullptr};
   std::atomic<bool> sleeping_{false};
+  volatile sig_atomic_t signal_seen_ = 0;      // set by note_signal
+  volatile sig_atomic_t signal_restart_ = 1;
 
   Coroutine* all_ = nullptr;
   size_t live_ = 0;

@@ -101,6 +101,7 @@ template <class Op>
 ssize_t receive(int fd, FdInfo* fi, size_t want, Deadline d, Op op) {
   bool stream = fi->kind.load(std::memory_order_relaxed) != FdKind::Socket || fi->is_stream();
   BlockingCall c{fd, IoDir::Read, d, &fi->read_drained, stream ? want : 0};
+  c.restartable = fi->rcv_timeout_ns == 0;
   BlockingOutcome out;
   ssize_t r = run_blocking(
       c, [&] { return op(MSG_DONTWAIT); },
@@ -122,6 +123,7 @@ ssize_t transfer_all(int fd, FdInfo* fi, IoDir dir, IovCursor& cur, Deadline d, 
   while (done < total) {
     iovec* p = cur.first();
     BlockingCall c{fd, dir, d, dir == IoDir::Read ? &fi->read_drained : &fi->write_drained, total - done};
+    c.restartable = (dir == IoDir::Read ? fi->rcv_timeout_ns : fi->snd_timeout_ns) == 0;
     BlockingOutcome out;
     ssize_t r = run_blocking(
         c, [&] { return op(p, cur.left(p), MSG_DONTWAIT); },

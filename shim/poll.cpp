@@ -59,7 +59,12 @@ int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
     if (now_ns() >= deadline) return 0;
     if (!parked) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
     parked = true;
-    if (wait_any(poller, set.get(), k, deadline) == WaitResult::TimedOut) return REAL(poll)(fds, n, 0);
+    WaitResult w = wait_any(poller, set.get(), k, deadline);
+    if (w == WaitResult::TimedOut) return REAL(poll)(fds, n, 0);
+    if (w == WaitResult::Interrupted || w == WaitResult::Restart) {  // never restarted
+      errno = EINTR;
+      return -1;
+    }
   }
 }
 
@@ -138,6 +143,10 @@ int park_epoll(int epfd, epoll_event* ev, int max, Deadline deadline) {
     if (w == WaitResult::TimedOut) return REAL(epoll_wait)(epfd, ev, max, 0);
     if (w == WaitResult::Closed) {
       errno = EBADF;
+      return -1;
+    }
+    if (w == WaitResult::Interrupted || w == WaitResult::Restart) {  // never restarted
+      errno = EINTR;
       return -1;
     }
   }

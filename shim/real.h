@@ -26,7 +26,7 @@
   X(socketpair) X(accept) X(accept4) X(connect) X(close) X(shutdown) X(dup) X(dup2) X(dup3)    \
   X(fcntl) X(fcntl64) X(ioctl) X(setsockopt) X(getsockopt) X(poll) X(ppoll) X(select)          \
   X(pselect) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(sleep) X(usleep) X(nanosleep)      \
-  X(clock_nanosleep) X(fclose) X(close_range) X(closefrom) X(pipe) X(pipe2)
+  X(clock_nanosleep) X(fclose) X(close_range) X(closefrom) X(pipe) X(pipe2) X(sigaction)
 
 // libc functions the shim calls but does not define.
 #define COHOOK_FOR_EACH_PLAIN(X) X(preadv2) X(pwritev2)

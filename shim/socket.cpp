@@ -33,6 +33,7 @@ int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     // non-blocking just for the attempt (docs/architecture.md, "flags").
     // SO_RCVTIMEO applies to accept natively, so it does here.
     BlockingCall c{fd, IoDir::Read, io_deadline(fi->rcv_timeout_ns, g_config.io_timeout_ms)};
+    c.restartable = fi->rcv_timeout_ns == 0;
     BlockingOutcome out;
     r = int(run_blocking(
         c,
@@ -101,6 +102,12 @@ int do_connect(int fd, FdInfo* fi, const sockaddr* addr, socklen_t len) {
     }
     if (w == WaitResult::Closed) {
       errno = EBADF;
+      return -1;
+    }
+    // connect is restarted after an SA_RESTART handler unless the socket has
+    // a send timeout (signal(7)); the connection itself goes on either way.
+    if (w == WaitResult::Interrupted || (w == WaitResult::Restart && fi->snd_timeout_ns)) {
+      errno = EINTR;
       return -1;
     }
     epoch = fd_epoch(fd, IoDir::Write);

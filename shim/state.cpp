@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "fd_info.h"
+#include "overflow_guard.h"
 #include "real.h"
 
 namespace cohook::shim {
@@ -144,6 +145,7 @@ __attribute__((constructor(101))) void start() {
     return;
   }
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  overflow_guard_use_sigaction(REAL(sigaction));
   Scheduler::set_factory(carrier);
   std::atexit(print_stats);
   g_mode.store(Mode::Active);

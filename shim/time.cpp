@@ -16,9 +16,16 @@ Nanos to_ns(const timespec* ts) {
   return ts->tv_sec > kMaxSec ? kForever : Nanos(ts->tv_sec) * 1000000000 + ts->tv_nsec;
 }
 
-void park_until(Deadline d) {
+// false if a signal handler interrupted the sleep; `left` then holds the rest.
+bool park_until(Deadline d, timespec* left = nullptr) {
   g_stats.parks.fetch_add(1, std::memory_order_relaxed);
-  Scheduler::sleep_until(d);
+  if (Scheduler::sleep_until(d)) return true;
+  if (left) {
+    Nanos rest = std::max<Nanos>(0, d - now_ns());
+    left->tv_sec = rest / 1000000000;
+    left->tv_nsec = rest % 1000000000;
+  }
+  return false;
 }
 
 // Deadline on our monotonic clock for an absolute time on `clock`.
@@ -34,8 +41,9 @@ bool absolute_deadline(clockid_t clock, const timespec* ts, Deadline& out) {
 
 COHOOK_HOOK int nanosleep(const timespec* req, timespec* rem) noexcept {
   if (!can_park() || !req || !valid(req)) return REAL(nanosleep)(req, rem);
-  park_until(deadline_after(to_ns(req)));
-  return 0;
+  if (park_until(deadline_after(to_ns(req)), rem)) return 0;
+  errno = EINTR;
+  return -1;
 }
 
 COHOOK_HOOK int clock_nanosleep(clockid_t clock, int flags, const timespec* req, timespec* rem) noexcept {
@@ -52,18 +60,21 @@ COHOOK_HOOK int clock_nanosleep(clockid_t clock, int flags, const timespec* req,
   } else {
     d = deadline_after(to_ns(req));
   }
-  park_until(d);
-  return 0;
+  // Returns the error number itself; `rem` only for relative sleeps.
+  return park_until(d, (flags & TIMER_ABSTIME) ? nullptr : rem) ? 0 : EINTR;
 }
 
 COHOOK_HOOK int usleep(useconds_t us) noexcept {
   if (!can_park()) return REAL(usleep)(us);
-  park_until(deadline_after(Nanos(us) * 1000));
-  return 0;
+  if (park_until(deadline_after(Nanos(us) * 1000))) return 0;
+  errno = EINTR;
+  return -1;
 }
 
 COHOOK_HOOK unsigned int sleep(unsigned int seconds) noexcept {
   if (!can_park()) return REAL(sleep)(seconds);
-  park_until(deadline_after(Nanos(seconds) * 1000000000));
-  return 0;
+  timespec left{};
+  if (park_until(deadline_after(Nanos(seconds) * 1000000000), &left)) return 0;
+  // glibc rounds what is left to the nearest second.
+  return unsigned(left.tv_sec) + (left.tv_nsec >= 500000000 ? 1 : 0);
 }

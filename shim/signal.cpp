@@ -1,0 +1,107 @@
+// Signals: sigaction, signal, siginterrupt.
+//
+// Natively a signal handler that runs while a thread is blocked in a system
+// call makes the call fail with EINTR, or restarts it when the handler was
+// installed with SA_RESTART (signal(7)). Under the shim the thread is not in
+// that system call: its carrier sleeps in epoll. So every handler the program
+// installs is wrapped in a trampoline that first tells the runtime a handler
+// is running (Scheduler::note_signal, async-signal-safe), then calls the
+// program's handler with the same arguments. The runtime ends the carrier's
+// interruptible wait with Interrupted or Restart, and the hook returns EINTR
+// or carries on, as the native call would.
+//
+// The program sees its own handlers: sigaction(sig, NULL, &old) reports what
+// it installed, not the trampoline. Handlers installed before libcohook's
+// constructor, by raw syscalls or by libc internally (system()) are not
+// wrapped: a signal they handle does not interrupt a parked call.
+#include <signal.h>
+
+#include <cstring>
+
+#include "hook.h"
+#include "overflow_guard.h"
+
+using namespace cohook;
+using namespace cohook::shim;
+
+namespace {
+
+// The program's view of each signal's disposition, for signals whose
+// handler we wrapped. Written under the lock, read by the trampoline.
+struct Installed {
+  bool wrapped = false;
+  struct sigaction act;  // what the program asked for
+};
+Installed g_installed[_NSIG];
+SpinLock g_lock;
+
+void trampoline(int sig, siginfo_t* info, void* uc) {
+  int saved = errno;  // the program's handler sees errno as it was
+  const struct sigaction& a = g_installed[sig].act;
+  Scheduler::note_signal(a.sa_flags & SA_RESTART);
+  errno = saved;
+  if (a.sa_flags & SA_RESETHAND) g_installed[sig].wrapped = false;  // the kernel reset it to SIG_DFL
+  if (a.sa_flags & SA_SIGINFO) {
+    if (a.sa_sigaction) a.sa_sigaction(sig, info, uc);
+  } else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) {
+    a.sa_handler(sig);
+  }
+}
+
+bool is_function(const struct sigaction* a) {
+  if (a->sa_flags & SA_SIGINFO) return a->sa_sigaction != nullptr;
+  return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
+}
+
+int do_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (!active() || sig <= 0 || sig >= _NSIG) return REAL(sigaction)(sig, act, old);
+  // SIGSEGV/SIGBUS: the overflow guard stays in front; the program's handler
+  // is what it passes other faults to.
+  if ((sig == SIGSEGV || sig == SIGBUS) && overflow_guard_installed())
+    return overflow_guard_replace_next(sig, act, old) ? 0 : (errno = EINVAL, -1);
+  SpinGuard g(g_lock);
+  struct sigaction prev_user = g_installed[sig].act;
+  bool was_wrapped = g_installed[sig].wrapped;
+  int r;
+  if (act && is_function(act)) {
+    struct sigaction k = *act;
+    k.sa_sigaction = trampoline;
+    k.sa_flags |= SA_SIGINFO;
+    r = REAL(sigaction)(sig, &k, old);
+    if (r == 0) {
+      g_installed[sig].act = *act;
+      g_installed[sig].wrapped = true;
+    }
+  } else {
+    r = REAL(sigaction)(sig, act, old);
+    if (r == 0 && act) g_installed[sig].wrapped = false;
+  }
+  if (r == 0 && old && was_wrapped) *old = prev_user;  // the program's own handler
+  return r;
+}
+
+}  // namespace
+
+COHOOK_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept {
+  return do_sigaction(sig, act, old);
+}
+
+// glibc's signal() is BSD signal: SA_RESTART, the signal blocked in its handler.
+COHOOK_HOOK sighandler_t signal(int sig, sighandler_t handler) noexcept {
+  struct sigaction act, old;
+  std::memset(&act, 0, sizeof act);
+  act.sa_handler = handler;
+  act.sa_flags = SA_RESTART;
+  sigemptyset(&act.sa_mask);
+  sigaddset(&act.sa_mask, sig);
+  if (do_sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
+}
+
+COHOOK_HOOK int siginterrupt(int sig, int flag) noexcept {
+  struct sigaction act;
+  if (do_sigaction(sig, nullptr, &act) != 0) return -1;
+  if (flag) act.sa_flags &= ~SA_RESTART;
+  else act.sa_flags |= SA_RESTART;
+  return do_sigaction(sig, &act, nullptr);
+}
