@@ -14,10 +14,11 @@ namespace cohook::shim {
 
 namespace {
 
-constexpr int kChunkBits = 10;
-constexpr int kChunk = 1 << kChunkBits;
-constexpr int kMaxFd = kMaxTrackedFd;
-std::atomic<FdInfo*> g_chunks[kMaxFd / kChunk];
+using detail::g_chunks;
+using detail::kChunk;
+using detail::kChunkBits;
+using detail::kMaxFd;
+static_assert(kMaxFd == kMaxTrackedFd);
 std::atomic<uint32_t> g_next_desc{1};
 SpinLock g_desc_lock;  // serialises description-wide updates
 
@@ -101,7 +102,9 @@ FdInfo* fd_info_if_known(int fd) {
   return fi && fi->kind.load(std::memory_order_acquire) != FdKind::Unknown ? fi : nullptr;
 }
 
-FdInfo* fd_info(int fd) {
+std::atomic<FdInfo*> detail::g_chunks[detail::kMaxFd / detail::kChunk];
+
+FdInfo* detail::fd_info_slow(int fd) {
   FdInfo* fi = slot(fd, true);
   if (!fi) return nullptr;
   if (fi->kind.load(std::memory_order_acquire) != FdKind::Unknown) return fi;

@@ -43,9 +43,26 @@ struct FdInfo {
   bool is_stream() const { return sock_type == SOCK_STREAM; }
 };
 
+namespace detail {
+constexpr int kChunkBits = 10;
+constexpr int kChunk = 1 << kChunkBits;
+constexpr int kMaxFd = 1 << 20;
+extern std::atomic<FdInfo*> g_chunks[kMaxFd / kChunk];
+FdInfo* fd_info_slow(int fd);
+}  // namespace detail
+
 // Info for fd, probing it on first use; nullptr for fds out of range or not
 // open (the hook then passes the call through and libc reports EBADF).
-FdInfo* fd_info(int fd);
+// Inline: it is on every hooked call's path.
+inline FdInfo* fd_info(int fd) {
+  if (unsigned(fd) < unsigned(detail::kMaxFd)) {
+    if (FdInfo* chunk = detail::g_chunks[fd >> detail::kChunkBits].load(std::memory_order_acquire)) {
+      FdInfo* fi = &chunk[fd & (detail::kChunk - 1)];
+      if (fi->kind.load(std::memory_order_acquire) != FdKind::Unknown) return fi;
+    }
+  }
+  return detail::fd_info_slow(fd);
+}
 // Same, without probing: nullptr if unknown.
 FdInfo* fd_info_if_known(int fd);
 

@@ -200,6 +200,7 @@ ssize_t do_writev(int fd, FdInfo* fi, const iovec* iov, int cnt, int sock_flags)
   if (!cur.init(iov, cnt)) return REAL(writev)(fd, iov, cnt);  // EINVAL, as native
   if (is_socket(fi)) {
     auto op = [&](iovec* p, int left, int f) {
+      if (left == 1) return REAL(send)(fd, p->iov_base, p->iov_len, sock_flags | f);  // cheaper than sendmsg
       msghdr m{};
       m.msg_iov = p;
       m.msg_iovlen = size_t(left);
@@ -277,6 +278,24 @@ COHOOK_HOOK ssize_t read(int fd, void* buf, size_t n) noexcept {
 COHOOK_HOOK ssize_t write(int fd, const void* buf, size_t n) noexcept {
   FdInfo* fi = parkable(fd);
   if (!fi) return REAL(write)(fd, buf, n);
+  // The common case first: there is room for all of it.
+  if (!is_socket(fi) && !fi->no_rwf_nowait) {
+    iovec v{const_cast<void*>(buf), n};
+    ssize_t r = REAL(pwritev2)(fd, &v, 1, -1, RWF_NOWAIT);
+    if (r == ssize_t(n) || (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP)) return r;
+    if (r > 0) {
+      ssize_t more = write(fd, static_cast<const char*>(buf) + r, n - size_t(r));
+      return more < 0 ? r : r + more;
+    }
+  }
+  if (is_socket(fi)) {
+    ssize_t r = REAL(send)(fd, buf, n, MSG_DONTWAIT);
+    if (r == ssize_t(n) || (r < 0 && errno != EAGAIN) || (r >= 0 && is_dgram(fi))) return r;
+    if (r > 0) {  // partial: the rest the blocking way
+      ssize_t more = write(fd, static_cast<const char*>(buf) + r, n - size_t(r));
+      return more < 0 ? r : r + more;
+    }
+  }
   iovec one{const_cast<void*>(buf), n};
   return do_writev(fd, fi, &one, 1, 0);
 }
