@@ -46,7 +46,9 @@ struct BlockingCall {
 // What stopped the wait, for callers that must tell timeouts apart.
 struct BlockingOutcome {
   WaitResult last = WaitResult::Ready;
-  unsigned waits = 0;  // how many times it parked
+  unsigned waits = 0;   // how many times it parked
+  unsigned wasted = 0;  // attempts that failed with EAGAIN (the syscalls the
+                        // drained hint exists to avoid)
 };
 
 // attempt(): one non-blocking try, returning >= 0 or -1 with errno set.
@@ -64,6 +66,7 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
         return r;
       }
       if (errno != EAGAIN) return r;
+      if (out) out->wasted++;
       if (c.drained) c.drained->store(epoch + 1, std::memory_order_relaxed);
     }
     Scheduler* s = Scheduler::ensure();  // a carrier is made on the first wait only

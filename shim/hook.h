@@ -29,6 +29,7 @@ inline FdInfo* parkable(int fd) {
 
 inline void count_outcome(const BlockingOutcome& o) {
   if (o.waits) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  if (o.wasted) g_stats.eagain_attempts.fetch_add(o.wasted, std::memory_order_relaxed);
   if (o.last == WaitResult::TimedOut) g_stats.timeouts.fetch_add(1, std::memory_order_relaxed);
   if (o.last == WaitResult::Closed) g_stats.closed_waits.fetch_add(1, std::memory_order_relaxed);
 }

@@ -57,9 +57,10 @@ void print_stats() {
   if (!g_config.stats[0]) return;
   char buf[512];
   int n = std::snprintf(buf, sizeof buf,
-                        "cohook stats: pid %d parks %lu timeouts %lu closed_waits %lu native_blocks %lu "
-                        "carriers %lu\n",
-                        int(getpid()), (unsigned long)g_stats.parks.load(), (unsigned long)g_stats.timeouts.load(),
+                        "cohook stats: pid %d parks %lu eagain_attempts %lu timeouts %lu closed_waits %lu "
+                        "native_blocks %lu carriers %lu\n",
+                        int(getpid()), (unsigned long)g_stats.parks.load(),
+                        (unsigned long)g_stats.eagain_attempts.load(), (unsigned long)g_stats.timeouts.load(),
                         (unsigned long)g_stats.closed_waits.load(), (unsigned long)g_stats.native_blocks.load(),
                         (unsigned long)g_stats.carriers.load());
   if (n <= 0) return;

@@ -37,6 +37,7 @@ struct Stats {
   std::atomic<uint64_t> closed_waits{0};  // waits ended by close() from another thread
   std::atomic<uint64_t> native_blocks{0};  // blocking calls left to block the thread
   std::atomic<uint64_t> carriers{0};    // carriers (schedulers) made
+  std::atomic<uint64_t> eagain_attempts{0};  // non-blocking attempts that found nothing
 };
 extern Stats g_stats;
 
