@@ -305,12 +305,13 @@ static bool ensure_registered(FdState* st, Poller& poller, int fd) {
   return true;
 }
 
-WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline) {
+WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline, size_t* closed_index) {
   // One node per fd and direction, all for the same parker. They are on the
   // heap because the caller may be on a shared stack (see park.h).
   struct Entry {
     FdState* st;
     Direction* dir;
+    size_t index;  // into `set`
     WaitNode node;
   };
   std::unique_ptr<Entry[]> e(new (std::nothrow) Entry[2 * n + 1]);
@@ -340,6 +341,7 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
       Entry& x = e[used++];
       x.st = st;
       x.dir = &d;
+      x.index = i;
       x.node.parker = me;
       d.waiters.push(&x.node);
     }
@@ -352,6 +354,7 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
       if (!e[i].node.queued.load(std::memory_order_acquire)) {
         woken = true;
         result = WaitResult(e[i].node.result);
+        if (result == WaitResult::Closed && closed_index) *closed_index = e[i].index;
       }
     if (woken) break;
     if (!in_time) {

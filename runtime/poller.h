@@ -93,9 +93,10 @@ struct FdInterest {
   uint64_t read_epoch, write_epoch;
 };
 // Park until any of them is ready (Ready), the deadline (TimedOut), or an
-// fd of the set is closed (Closed). Unpollable fds count as Ready, as poll(2)
-// reports regular files always ready.
-WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline);
+// fd of the set is closed (Closed; *closed_index says which). Unpollable fds
+// count as Ready, as poll(2) reports regular files always ready.
+WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline,
+                    size_t* closed_index = nullptr);
 
 // The fd is being closed: drop its registration and wake its waiters with
 // Closed. Safe for fds nobody waited on (a cheap check).

@@ -41,11 +41,14 @@ int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
     return REAL(poll)(fds, n, deadline == kForever ? -1 : int((deadline - now_ns() + 999999) / 1000000));
   }
   Poller& poller = carrier->poller();
+  std::unique_ptr<nfds_t[]> slot_of(new (std::nothrow) nfds_t[n ? n : 1]);  // set index -> fds index
+  if (!slot_of) return REAL(poll)(fds, n, deadline == kForever ? -1 : 0);
   bool parked = false;
   for (;;) {
     size_t k = 0;
     for (nfds_t i = 0; i < n; ++i) {
       if (fds[i].fd < 0) continue;
+      slot_of[k] = i;
       FdInterest& x = set[k++];
       x.fd = fds[i].fd;
       // Hang-ups and errors are always reported: wait for reads at least.
@@ -59,8 +62,18 @@ int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
     if (now_ns() >= deadline) return 0;
     if (!parked) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
     parked = true;
-    WaitResult w = wait_any(poller, set.get(), k, deadline);
+    size_t closed = 0;
+    WaitResult w = wait_any(poller, set.get(), k, deadline, &closed);
     if (w == WaitResult::TimedOut) return REAL(poll)(fds, n, 0);
+    if (w == WaitResult::Closed) {
+      // Another thread closed an fd of the set while we waited. Its number
+      // may already name a new file: report the one we watched as not open
+      // (what poll says for it now) instead of asking the kernel about the
+      // number again.
+      for (nfds_t i = 0; i < n; ++i) fds[i].revents = 0;
+      fds[slot_of[closed]].revents = POLLNVAL;
+      return 1;
+    }
     if (w == WaitResult::Interrupted || w == WaitResult::Restart) {  // never restarted
       errno = EINTR;
       return -1;

@@ -18,20 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
-// Every symbol we define and must forward. Optional ones (missing from an
-// older libc) resolve to nullptr and their hooks report ENOSYS.
-#define COHOOK_FOR_EACH_HOOKED(X)                                                               \
+// Every libc function the shim forwards to or calls (hooked or not).
+// Optional ones (missing from an older libc) resolve to nullptr and their
+// hooks report ENOSYS.
+#define COHOOK_FOR_EACH_REAL(X)                                                                 \
   X(read) X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg)                           \
   X(recvmmsg) X(send) X(sendto) X(sendmsg) X(sendmmsg) X(sendfile) X(sendfile64) X(socket)     \
   X(socketpair) X(accept) X(accept4) X(connect) X(close) X(shutdown) X(dup) X(dup2) X(dup3)    \
   X(fcntl) X(fcntl64) X(ioctl) X(setsockopt) X(getsockopt) X(poll) X(ppoll) X(select)          \
   X(pselect) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(sleep) X(usleep) X(nanosleep)      \
-  X(clock_nanosleep) X(fclose) X(close_range) X(closefrom) X(pipe) X(pipe2) X(sigaction)
-
-// libc functions the shim calls but does not define.
-#define COHOOK_FOR_EACH_PLAIN(X) X(preadv2) X(pwritev2)
-
-#define COHOOK_FOR_EACH_REAL(X) COHOOK_FOR_EACH_HOOKED(X) COHOOK_FOR_EACH_PLAIN(X)
+  X(clock_nanosleep) X(fclose) X(close_range) X(closefrom) X(pipe) X(pipe2) X(sigaction)       \
+  X(preadv2) X(pwritev2)
 
 namespace cohook::real {
 

@@ -110,18 +110,20 @@ int do_connect(int fd, FdInfo* fi, const sockaddr* addr, socklen_t len) {
       errno = EINTR;
       return -1;
     }
+    // Ask the kernel how it went the way its own blocking connect does: one
+    // more connect() on the socket. Reading SO_ERROR instead would leave the
+    // socket in SS_CONNECTING, and a later connect() would then say
+    // ECONNABORTED or 0 where natively it says ECONNREFUSED or EISCONN.
     epoch = fd_epoch(fd, IoDir::Write);
-    pollfd p{fd, POLLOUT, 0};
-    if (w == WaitResult::NotPollable || REAL(poll)(&p, 1, 0) > 0) break;
+    {
+      NonblockScope nb(fd, fi);
+      r = REAL(connect)(fd, addr, len);
+    }
+    if (r == 0) return 0;
+    if (errno == EISCONN) return 0;  // completed in between
+    if (errno != EALREADY && errno != EINPROGRESS) return -1;  // ECONNREFUSED...
+    if (w == WaitResult::NotPollable) Scheduler::sleep_for(1000000);
   }
-  int err = 0;
-  socklen_t elen = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return -1;
-  if (err) {
-    errno = err;
-    return -1;
-  }
-  return 0;
 }
 
 }  // namespace

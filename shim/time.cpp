@@ -75,6 +75,5 @@ COHOOK_HOOK unsigned int sleep(unsigned int seconds) noexcept {
   if (!can_park()) return REAL(sleep)(seconds);
   timespec left{};
   if (park_until(deadline_after(Nanos(seconds) * 1000000000), &left)) return 0;
-  // glibc rounds what is left to the nearest second.
-  return unsigned(left.tv_sec) + (left.tv_nsec >= 500000000 ? 1 : 0);
+  return unsigned(left.tv_sec);  // glibc truncates what is left
 }

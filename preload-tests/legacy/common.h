@@ -1,0 +1,148 @@
+/* Helpers shared by the legacy test programs.
+ *
+ * These programs stand for "any unmodified blocking Linux program": they never
+ * include a cohook header and never link to libcohook. preload_test.cpp runs
+ * each one natively and under LD_PRELOAD=libcohook.so and compares stdout and
+ * exit status, so everything printed to stdout must be deterministic: times are
+ * printed as yes/no bounds ("elapsed>=300ms: yes"), never as numbers. Details
+ * that may vary between runs (fd numbers, exact counts) go to stderr.
+ */
+#ifndef COHOOK_LEGACY_COMMON_H
+#define COHOOK_LEGACY_COMMON_H
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Line-buffered stdout: nothing is lost if the runner kills us on a timeout,
+ * and a fork without exec does not duplicate buffered output. */
+__attribute__((constructor)) static void legacy_line_buffered(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+static inline double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* "EAGAIN", "EPIPE"... (glibc >= 2.32). */
+static inline const char *ename(int e)
+{
+    const char *n = strerrorname_np(e);
+    return n ? n : "E?";
+}
+
+static inline const char *yesno(int b) { return b ? "yes" : "no"; }
+
+#define DIE(...)                                                          \
+    do {                                                                  \
+        int die_errno_ = errno;                                           \
+        fprintf(stderr, __VA_ARGS__);                                     \
+        fprintf(stderr, " (errno %s, %s:%d)\n", ename(die_errno_),       \
+                __FILE__, __LINE__);                                      \
+        exit(99);                                                         \
+    } while (0)
+
+/* Sleep that resumes after signals (not the thing under test). */
+static inline void msleep(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static inline int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = (const char *)buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A TCP listener on 127.0.0.1, kernel-chosen port (tests run in parallel). */
+static inline int tcp_listener(int *port, int backlog)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        DIE("socket");
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        DIE("bind");
+    if (backlog > 0 && listen(fd, backlog) != 0)
+        DIE("listen");
+    socklen_t len = sizeof a;
+    if (getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        DIE("getsockname");
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static inline struct sockaddr_in loopback_addr(int port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)port);
+    return a;
+}
+
+/* Blocking connect to 127.0.0.1:port; dies on failure. */
+static inline int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        DIE("socket");
+    struct sockaddr_in a = loopback_addr(port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        DIE("connect to port %d", port);
+    return fd;
+}
+
+/* Number of this process's fds that are epoll instances. The shim's carrier
+ * owns one; a program run natively (or with COHOOK_DISABLE=1) has none. */
+static inline int count_eventpoll_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        DIE("opendir /proc/self/fd");
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], target[128];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+            count++;
+    }
+    closedir(d);
+    return count;
+}
+
+#endif
