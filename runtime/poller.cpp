@@ -197,7 +197,7 @@ void notify_fd(int fd) {
 
 uint64_t Poller::epoll_ctl_calls() { return g_ctl_calls.load(std::memory_order_relaxed); }
 
-bool Poller::has_ns_precision() { return g_pwait2.load(std::memory_order_relaxed) == 1; }
+bool Poller::has_ns_precision() { return g_pwait2.load(std::memory_order_relaxed) != 0; }  // tried first
 
 int Poller::poll(Deadline deadline) {
   epoll_event evs[256];

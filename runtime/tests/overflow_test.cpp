@@ -14,7 +14,7 @@ static int recurse(int n) {
 }
 
 TEST(OverflowDeathTest, GuardPageHitPrintsOneLineAndAborts) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  GTEST_FLAG_SET(death_test_style, COHOOK_DEATH_TEST_STYLE);
   EXPECT_DEATH(
       {
         Scheduler s(Scheduler::Options{.stack_size = 32 * 1024});
@@ -36,13 +36,16 @@ static volatile int* opaque_null() {
 #ifdef COHOOK_ASAN
 static const auto kPassedOn = testing::ExitedWithCode(1);
 static const char* const kPassedOnText = "AddressSanitizer: SEGV";
+#elif defined(COHOOK_UNDER_QEMU)
+static const auto kPassedOn = testing::KilledBySignal(SIGSEGV);
+static const char* const kPassedOnText = "^qemu: uncaught target signal 11";
 #else
 static const auto kPassedOn = testing::KilledBySignal(SIGSEGV);
 static const char* const kPassedOnText = "^$";
 #endif
 
 TEST(OverflowDeathTest, OtherSegvsAreNotReportedAsOverflow) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  GTEST_FLAG_SET(death_test_style, COHOOK_DEATH_TEST_STYLE);
   EXPECT_EXIT(
       {
         Scheduler s;
@@ -53,7 +56,7 @@ TEST(OverflowDeathTest, OtherSegvsAreNotReportedAsOverflow) {
 }
 
 TEST(OverflowDeathTest, KillSentSegvStillKills) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  GTEST_FLAG_SET(death_test_style, COHOOK_DEATH_TEST_STYLE);
   EXPECT_EXIT(
       {
         Scheduler s;
