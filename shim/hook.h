@@ -27,6 +27,13 @@ inline FdInfo* parkable(int fd) {
   return fi;
 }
 
+// A blocking call that could not park (epoll refuses the fd, no carrier):
+// it blocks the thread as natively; say so once per process at warn level.
+inline void note_native_block(int fd) {
+  if (g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed) == 0)
+    log(LogLevel::Warn, "fd %d cannot be waited on with epoll: the call blocks its thread natively", fd);
+}
+
 inline void count_outcome(const BlockingOutcome& o) {
   if (o.waits) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
   if (o.wasted) g_stats.eagain_attempts.fetch_add(o.wasted, std::memory_order_relaxed);

@@ -106,7 +106,7 @@ ssize_t receive(int fd, FdInfo* fi, size_t want, Deadline d, Op op) {
   ssize_t r = run_blocking(
       c, [&] { return op(MSG_DONTWAIT); },
       [&] {
-        g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed);
+        note_native_block(fd);
         return op(0);
       },
       &out);
@@ -128,7 +128,7 @@ ssize_t transfer_all(int fd, FdInfo* fi, IoDir dir, IovCursor& cur, Deadline d, 
     ssize_t r = run_blocking(
         c, [&] { return op(p, cur.left(p), MSG_DONTWAIT); },
         [&] {
-          g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed);
+          note_native_block(fd);
           return op(p, cur.left(p), 0);
         },
         &out);

@@ -37,7 +37,7 @@ int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
   std::unique_ptr<FdInterest[]> set(new (std::nothrow) FdInterest[n ? n : 1]);
   Scheduler* carrier = Scheduler::ensure();
   if (!set || !carrier) {  // no memory or fds for a carrier: block natively
-    g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed);
+    note_native_block(n ? fds[0].fd : -1);
     return REAL(poll)(fds, n, deadline == kForever ? -1 : int((deadline - now_ns() + 999999) / 1000000));
   }
   Poller& poller = carrier->poller();
@@ -140,7 +140,7 @@ int park_select(int nfds, fd_set* r, fd_set* w, fd_set* e, Deadline deadline) {
 int park_epoll(int epfd, epoll_event* ev, int max, Deadline deadline) {
   Scheduler* carrier = Scheduler::ensure();
   if (!carrier) {
-    g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed);
+    note_native_block(epfd);
     return REAL(epoll_wait)(epfd, ev, max, deadline == kForever ? -1 : int((deadline - now_ns() + 999999) / 1000000));
   }
   Poller& poller = carrier->poller();

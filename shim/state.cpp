@@ -91,7 +91,13 @@ Scheduler* carrier() {
   if (Scheduler::current()) return nullptr;  // someone else's scheduler (tests)
   t_carrier = new (std::nothrow) Scheduler(scheduler_options());
   (void)&t_owner;  // make sure the TLS destructor is registered
-  if (t_carrier) g_stats.carriers.fetch_add(1, std::memory_order_relaxed);
+  if (t_carrier) {
+    g_stats.carriers.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::Debug, "carrier made for thread %d", int(gettid()));
+  } else {
+    log(LogLevel::Warn, "no carrier for thread %d (out of memory or fds): its calls block natively",
+        int(gettid()));
+  }
   return t_carrier;
 }
 
@@ -150,6 +156,9 @@ __attribute__((constructor(101))) void start() {
   Scheduler::set_factory(carrier);
   std::atexit(print_stats);
   g_mode.store(Mode::Active);
+  log(LogLevel::Info, "active: stack %zu KiB (%s), io timeout cap %lu ms, connect timeout cap %lu ms",
+      g_config.stack_size / 1024, g_config.stack_mode == StackMode::Shared ? "shared" : "private",
+      (unsigned long)g_config.io_timeout_ms, (unsigned long)g_config.connect_timeout_ms);
 }
 }  // namespace
 
