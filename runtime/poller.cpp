@@ -36,28 +36,9 @@ struct FdState {
   Direction dir[2];
 };
 
-// Two levels so that a process with few fds uses little memory and a lookup
-// never takes a lock: chunks are created once and never freed.
-constexpr int kChunkBits = 10;
-constexpr int kChunk = 1 << kChunkBits;
-std::atomic<FdState*> g_chunks[kMaxTrackedFd / kChunk];
+FdTable<FdState> g_fds;
 
-FdState* fd_state(int fd, bool create) {
-  if (fd < 0 || fd >= kMaxTrackedFd) return nullptr;
-  auto& slot = g_chunks[fd >> kChunkBits];
-  FdState* chunk = slot.load(std::memory_order_acquire);
-  if (!chunk) {
-    if (!create) return nullptr;
-    auto* fresh = new (std::nothrow) FdState[kChunk];
-    if (!fresh) return nullptr;
-    if (!slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
-      delete[] fresh;  // another thread won; `chunk` now holds its pointer
-    } else {
-      chunk = fresh;
-    }
-  }
-  return &chunk[fd & (kChunk - 1)];
-}
+FdState* fd_state(int fd, bool create) { return g_fds.get(fd, create); }
 
 // Caller holds st.lock (WaitQueue::wake_all unparks under it). `final`: the
 // event was a hang-up or error, a state no later edge will report again.
@@ -150,19 +131,14 @@ Poller::Poller() {
 Poller::~Poller() {
   // Registrations die with the epoll instance: mark them so, and wake anyone
   // still waiting, so a later wait registers afresh with a live poller.
-  for (auto& slot : g_chunks) {
-    FdState* chunk = slot.load(std::memory_order_acquire);
-    if (!chunk) continue;
-    for (int i = 0; i < kChunk; ++i) {
-      FdState& st = chunk[i];
-      SpinGuard g(st.lock);
-      if (st.poller != this) continue;
-      st.poller = nullptr;
-      st.generation++;
-      wake_all(st.dir[0], WaitResult::Closed);
-      wake_all(st.dir[1], WaitResult::Closed);
-    }
-  }
+  g_fds.for_each([this](FdState& st) {
+    SpinGuard g(st.lock);
+    if (st.poller != this) return;
+    st.poller = nullptr;
+    st.generation++;
+    wake_all(st.dir[0], WaitResult::Closed);
+    wake_all(st.dir[1], WaitResult::Closed);
+  });
   own_fd(epfd_, false);
   own_fd(wakefd_, false);
   if (epfd_ >= 0) sys::close(epfd_);
@@ -374,19 +350,14 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
 }
 
 void forget_all_fds_after_fork() {
-  for (auto& slot : g_chunks) {
-    FdState* chunk = slot.load(std::memory_order_acquire);
-    if (!chunk) continue;
-    for (int i = 0; i < kChunk; ++i) {
-      FdState& st = chunk[i];
-      new (&st.lock) SpinLock();  // a parent thread may have held it at fork
-      st.poller = nullptr;
-      st.unpollable = false;
-      st.generation++;
-      st.dir[0].waiters = WaitQueue();
-      st.dir[1].waiters = WaitQueue();
-    }
-  }
+  g_fds.for_each([](FdState& st) {
+    new (&st.lock) SpinLock();  // a parent thread may have held it at fork
+    st.poller = nullptr;
+    st.unpollable = false;
+    st.generation++;
+    st.dir[0].waiters = WaitQueue();
+    st.dir[1].waiters = WaitQueue();
+  });
 }
 
 void forget_fd(int fd) {

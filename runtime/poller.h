@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "fd_table.h"
 
 namespace cohook {
 
@@ -106,8 +107,6 @@ inline constexpr int kCarrierFdFloor = 1000;
 // Wake every waiter of fd as if an event had arrived (they retry their call):
 // for state changes the kernel does not report through epoll.
 void notify_fd(int fd);
-// Fds above this are passed through untracked (they cannot be waited on).
-inline constexpr int kMaxTrackedFd = 1 << 20;
 
 inline void fd_renewed(int fd) { forget_fd(fd); }
 

@@ -14,27 +14,10 @@ namespace cohook::shim {
 
 namespace {
 
-using detail::g_chunks;
-using detail::kChunk;
-using detail::kChunkBits;
-using detail::kMaxFd;
-static_assert(kMaxFd == kMaxTrackedFd);
 std::atomic<uint32_t> g_next_desc{1};
 SpinLock g_desc_lock;  // serialises description-wide updates
 
-FdInfo* slot(int fd, bool create) {
-  if (fd < 0 || fd >= kMaxFd) return nullptr;
-  auto& c = g_chunks[fd >> kChunkBits];
-  FdInfo* chunk = c.load(std::memory_order_acquire);
-  if (!chunk) {
-    if (!create) return nullptr;
-    auto* fresh = new (std::nothrow) FdInfo[kChunk];
-    if (!fresh) return nullptr;
-    if (c.compare_exchange_strong(chunk, fresh)) chunk = fresh;
-    else delete[] fresh;
-  }
-  return &chunk[fd & (kChunk - 1)];
-}
+FdInfo* slot(int fd, bool create) { return detail::g_fd_infos.get(fd, create); }
 
 void reset(FdInfo& fi) {
   fi.kind.store(FdKind::Unknown, std::memory_order_relaxed);
@@ -87,12 +70,9 @@ void for_description(int fd, F f) {
   f(*fi);
   if (!fi->shared_desc) return;  // the common case: no dup, nothing to scan
   uint32_t desc = fi->desc;
-  for (auto& c : g_chunks) {
-    FdInfo* chunk = c.load(std::memory_order_acquire);
-    if (!chunk) continue;
-    for (int i = 0; i < kChunk; ++i)
-      if (&chunk[i] != fi && chunk[i].desc == desc && chunk[i].kind.load() != FdKind::Unknown) f(chunk[i]);
-  }
+  detail::g_fd_infos.for_each([&](FdInfo& other) {
+    if (&other != fi && other.desc == desc && other.kind.load() != FdKind::Unknown) f(other);
+  });
 }
 
 }  // namespace
@@ -102,7 +82,7 @@ FdInfo* fd_info_if_known(int fd) {
   return fi && fi->kind.load(std::memory_order_acquire) != FdKind::Unknown ? fi : nullptr;
 }
 
-std::atomic<FdInfo*> detail::g_chunks[detail::kMaxFd / detail::kChunk];
+FdTable<FdInfo> detail::g_fd_infos;
 
 FdInfo* detail::fd_info_slow(int fd) {
   FdInfo* fi = slot(fd, true);

@@ -15,6 +15,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "fd_table.h"
+
 namespace cohook::shim {
 
 enum class FdKind : uint8_t {
@@ -44,10 +46,7 @@ struct FdInfo {
 };
 
 namespace detail {
-constexpr int kChunkBits = 10;
-constexpr int kChunk = 1 << kChunkBits;
-constexpr int kMaxFd = 1 << 20;
-extern std::atomic<FdInfo*> g_chunks[kMaxFd / kChunk];
+extern FdTable<FdInfo> g_fd_infos;
 FdInfo* fd_info_slow(int fd);
 }  // namespace detail
 
@@ -55,12 +54,8 @@ FdInfo* fd_info_slow(int fd);
 // open (the hook then passes the call through and libc reports EBADF).
 // Inline: it is on every hooked call's path.
 inline FdInfo* fd_info(int fd) {
-  if (unsigned(fd) < unsigned(detail::kMaxFd)) {
-    if (FdInfo* chunk = detail::g_chunks[fd >> detail::kChunkBits].load(std::memory_order_acquire)) {
-      FdInfo* fi = &chunk[fd & (detail::kChunk - 1)];
-      if (fi->kind.load(std::memory_order_acquire) != FdKind::Unknown) return fi;
-    }
-  }
+  FdInfo* fi = detail::g_fd_infos.get(fd, false);
+  if (fi && fi->kind.load(std::memory_order_acquire) != FdKind::Unknown) return fi;
   return detail::fd_info_slow(fd);
 }
 // Same, without probing: nullptr if unknown.
