@@ -145,6 +145,8 @@ Poller::~Poller() {
   if (wakefd_ >= 0) sys::close(wakefd_);
 }
 
+void Poller::own(int fd, bool add) { own_fd(fd, add); }
+
 bool Poller::owns_fd(int fd) {
   if (g_owned_count.load(std::memory_order_acquire) == 0) return false;
   SpinGuard g(g_owned_lock);

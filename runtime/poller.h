@@ -64,6 +64,8 @@ class Poller {
   // Is fd one of the runtime's own (a carrier's epoll or eventfd)? The shim
   // keeps the program from closing those: to the program they do not exist.
   static bool owns_fd(int fd);
+  // Add/remove another fd of the runtime's (or the shim's) to that set.
+  static void own(int fd, bool add);
   // All of them, sorted (for close_range).
   static std::vector<int> owned_fds_snapshot();
   // epoll_ctl calls made by all pollers (registration cost is observable).

@@ -1,6 +1,7 @@
 // Start-up, per-thread carriers, fork, logging and stats.
 #include "state.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -53,6 +54,11 @@ void write_stderr(const char* s, size_t n) {
   }
 }
 
+// COHOOK_STATS=stderr writes here: a copy of fd 2 made at start-up, because
+// programs close stderr in their own atexit handlers (coreutils does), which
+// run before ours.
+int g_stats_fd = -1;
+
 void print_stats() {
   if (!g_config.stats[0]) return;
   char buf[512];
@@ -65,7 +71,12 @@ void print_stats() {
                         (unsigned long)g_stats.carriers.load());
   if (n <= 0) return;
   if (std::strcmp(g_config.stats, "stderr") == 0) {
-    write_stderr(buf, size_t(n));
+    for (const char* p = buf; n > 0;) {
+      ssize_t w = REAL(write)(g_stats_fd >= 0 ? g_stats_fd : STDERR_FILENO, p, size_t(n));
+      if (w <= 0) break;
+      p += w;
+      n -= int(w);
+    }
   } else if (FILE* f = std::fopen(g_config.stats, "a")) {
     std::fputs(buf, f);
     std::fclose(f);
@@ -154,6 +165,10 @@ __attribute__((constructor(101))) void start() {
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
   overflow_guard_use_sigaction(REAL(sigaction));
   Scheduler::set_factory(carrier);
+  if (std::strcmp(g_config.stats, "stderr") == 0) {
+    g_stats_fd = int(REAL(fcntl)(STDERR_FILENO, F_DUPFD_CLOEXEC, kCarrierFdFloor));
+    Poller::own(g_stats_fd, true);  // the program cannot close it: not its fd
+  }
   std::atexit(print_stats);
   g_mode.store(Mode::Active);
   log(LogLevel::Info, "active: stack %zu KiB (%s), io timeout cap %lu ms, connect timeout cap %lu ms",
