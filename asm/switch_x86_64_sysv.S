@@ -31,8 +31,10 @@
  *    on a real stack (libco's regs-array trick does not have this property).
  *  - We return with an indirect jmp to the popped address instead of `ret`:
  *    a `ret` into another stack always mispredicts the return-stack buffer.
- *    (Consequence: not shadow-stack (CET SHSTK) compatible; we therefore
- *    emit no SHSTK property, and the linker marks the object accordingly.)
+ *    (Consequences: not CET-compatible -- the resume jmp lands after a call
+ *    site, which is neither a shadow-stack return (SHSTK) nor an endbr64
+ *    target (IBT). We emit no CET property note, so the linked library is
+ *    not marked CET-ready and a CET-enforcing loader will not enable it.)
  *  - MXCSR: always reloaded. Comparing first means reading back the word
  *    stmxcsr just stored, and that store-forwarding stall cost more than the
  *    ldmxcsr it saves (measured by cohook-bench on Zen 4: 6.9 ns per switch

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "coroutine.h"
+#include "sys.h"
 
 namespace cohook {
 
@@ -53,8 +54,7 @@ void report_and_abort(const Coroutine& co) {
   l.put("=");
   l.put(kib * 2);
   l.put("k\n");
-  ssize_t r = write(STDERR_FILENO, l.buf, l.n);
-  (void)r;
+  sys::write(STDERR_FILENO, l.buf, l.n);  // not through the shim's write hook
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;

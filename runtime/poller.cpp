@@ -129,15 +129,16 @@ Poller::Poller() {
 }
 
 Poller::~Poller() {
-  // Registrations die with the epoll instance: mark them so, and wake anyone
-  // still waiting, so a later wait registers afresh with a live poller.
+  // Registrations die with the epoll instance (a carrier's thread exits).
+  // The fds themselves are still open: wake their waiters as for an event,
+  // so they retry and register with their own carrier's poller.
   g_fds.for_each([this](FdState& st) {
     SpinGuard g(st.lock);
     if (st.poller != this) return;
     st.poller = nullptr;
     st.generation++;
-    wake_all(st.dir[0], WaitResult::Closed);
-    wake_all(st.dir[1], WaitResult::Closed);
+    wake_all(st.dir[0], WaitResult::Ready);
+    wake_all(st.dir[1], WaitResult::Ready);
   });
   own_fd(epfd_, false);
   own_fd(wakefd_, false);
@@ -374,6 +375,9 @@ void forget_fd(int fd) {
   st->generation++;
   wake_all(st->dir[0], WaitResult::Closed);
   wake_all(st->dir[1], WaitResult::Closed);
+  // The number will name a new file: its hang-up is not the new one's.
+  st->dir[0].epoch.fetch_and(~kEpochFinal, std::memory_order_relaxed);
+  st->dir[1].epoch.fetch_and(~kEpochFinal, std::memory_order_relaxed);
 }
 
 }  // namespace cohook

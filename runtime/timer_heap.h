@@ -1,6 +1,6 @@
 // TimerHeap: the deadlines of one carrier, in a binary min-heap.
 //
-// Timers are intrusive (they live in the waiter's own frame, so arming one
+// Timers are intrusive (a parked waiter's lives in its Parker, so arming one
 // allocates nothing) and know their heap index, so cancel is O(log n). A
 // carrier's dispatcher sleeps until next_deadline() -- there is no tick.
 // Single-threaded: only the owning carrier touches its heap.

@@ -96,11 +96,19 @@ ssize_t nowait_writev(int fd, FdInfo* fi, const iovec* iov, int cnt) {
   return REAL(writev)(fd, iov, cnt);
 }
 
+// May a short transfer on this fd be read as "the buffer is now empty"? Only
+// for TCP: a tty in canonical mode returns a line at a time, an AF_UNIX
+// stream stops at a message carrying SCM_RIGHTS, an O_DIRECT pipe returns a
+// packet at a time -- short, with more queued behind it.
+bool short_means_drained(const FdInfo* fi) {
+  return fi->kind.load(std::memory_order_relaxed) == FdKind::Socket && fi->is_stream() &&
+         (fi->family == AF_INET || fi->family == AF_INET6);
+}
+
 // A blocking receive of up to `want` bytes made of attempts op(flags).
 template <class Op>
 ssize_t receive(int fd, FdInfo* fi, size_t want, Deadline d, Op op) {
-  bool stream = fi->kind.load(std::memory_order_relaxed) != FdKind::Socket || fi->is_stream();
-  BlockingCall c{fd, IoDir::Read, d, &fi->read_drained, stream ? want : 0};
+  BlockingCall c{fd, IoDir::Read, d, short_means_drained(fi) ? &fi->read_drained : nullptr, want};
   c.restartable = fi->rcv_timeout_ns == 0;
   BlockingOutcome out;
   ssize_t r = run_blocking(
@@ -122,7 +130,8 @@ ssize_t transfer_all(int fd, FdInfo* fi, IoDir dir, IovCursor& cur, Deadline d, 
   size_t total = iov_total(cur.v, cur.n), done = 0;
   while (done < total) {
     iovec* p = cur.first();
-    BlockingCall c{fd, dir, d, dir == IoDir::Read ? &fi->read_drained : &fi->write_drained, total - done};
+    std::atomic<uint64_t>* hint = dir == IoDir::Read ? &fi->read_drained : &fi->write_drained;
+    BlockingCall c{fd, dir, d, short_means_drained(fi) ? hint : nullptr, total - done};
     c.restartable = (dir == IoDir::Read ? fi->rcv_timeout_ns : fi->snd_timeout_ns) == 0;
     BlockingOutcome out;
     ssize_t r = run_blocking(
@@ -160,6 +169,7 @@ ssize_t do_recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* from, sock
   }
   if (flags & MSG_PEEK) {  // a peek leaves data queued: never a drained hint
     BlockingCall c{fd, IoDir::Read, d};
+    c.restartable = fi->rcv_timeout_ns == 0;
     BlockingOutcome out;
     ssize_t r = run_blocking(
         c, [&] { return REAL(recvfrom)(fd, buf, n, flags | MSG_DONTWAIT, from, fromlen); },
@@ -208,6 +218,7 @@ ssize_t do_writev(int fd, FdInfo* fi, const iovec* iov, int cnt, int sock_flags)
     };
     if (is_dgram(fi)) {  // a datagram goes whole or not at all
       BlockingCall c{fd, IoDir::Write, send_deadline(fi)};
+      c.restartable = fi->snd_timeout_ns == 0;
       BlockingOutcome out;
       ssize_t r = run_blocking(
           c, [&] { return op(cur.v, cur.n, MSG_DONTWAIT); }, [&] { return op(cur.v, cur.n, 0); }, &out);
@@ -252,6 +263,7 @@ ssize_t do_sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* 
   auto op = [&](iovec* p, int, int f) { return REAL(sendto)(fd, p->iov_base, p->iov_len, flags | f, to, tolen); };
   if (is_dgram(fi) || n == 0) {
     BlockingCall c{fd, IoDir::Write, send_deadline(fi)};
+    c.restartable = fi->snd_timeout_ns == 0;
     BlockingOutcome out;
     ssize_t r = run_blocking(
         c, [&] { return op(cur.v, 1, MSG_DONTWAIT); }, [&] { return op(cur.v, 1, 0); }, &out);
@@ -324,15 +336,14 @@ COHOOK_HOOK int recvmmsg(int fd, mmsghdr* v, unsigned int vlen, int flags, times
   // delivers them without waiting (what MSG_WAITFORONE asks for; without it
   // the kernel's own blocking behaviour past the first message is rarely
   // relied upon -- documented in docs/hooks.md).
-  Deadline d = recv_deadline(fi);
-  if (timeout) {
-    Deadline t = deadline_after(int64_t(timeout->tv_sec) * 1000000000 + timeout->tv_nsec);
-    if (t < d) d = t;
-  }
-  BlockingCall c{fd, IoDir::Read, d};
+  // recvmmsg's own timeout is checked only after a datagram arrived (see
+  // BUGS in recvmmsg(2)); the wait for the first one is bounded by
+  // SO_RCVTIMEO alone, as natively.
+  BlockingCall c{fd, IoDir::Read, recv_deadline(fi)};
+  c.restartable = fi->rcv_timeout_ns == 0;
   BlockingOutcome out;
   ssize_t r = run_blocking(
-      c, [&] { return ssize_t(REAL(recvmmsg)(fd, v, vlen, flags | MSG_DONTWAIT, nullptr)); },
+      c, [&] { return ssize_t(REAL(recvmmsg)(fd, v, vlen, flags | MSG_DONTWAIT, timeout)); },
       [&] { return ssize_t(REAL(recvmmsg)(fd, v, vlen, flags, timeout)); }, &out);
   count_outcome(out);
   return int(r);
@@ -351,6 +362,7 @@ COHOOK_HOOK ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
     if (!fi || !is_socket(fi)) return REAL(sendmsg)(fd, msg, flags);
     // Addressed or ancillary data (fds, credentials): one message, sent whole.
     BlockingCall c{fd, IoDir::Write, send_deadline(fi)};
+    c.restartable = fi->snd_timeout_ns == 0;
     BlockingOutcome out;
     ssize_t r = run_blocking(
         c, [&] { return REAL(sendmsg)(fd, msg, flags | MSG_DONTWAIT); },
@@ -369,6 +381,7 @@ COHOOK_HOOK int sendmmsg(int fd, mmsghdr* v, unsigned int vlen, int flags) noexc
   unsigned sent = 0;
   while (sent < vlen) {
     BlockingCall c{fd, IoDir::Write, d};
+    c.restartable = fi->snd_timeout_ns == 0;
     BlockingOutcome out;
     ssize_t r = run_blocking(
         c, [&] { return ssize_t(REAL(sendmmsg)(fd, v + sent, vlen - sent, flags | MSG_DONTWAIT)); },
