@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 #include <new>
 
 #include "park.h"
@@ -31,9 +32,18 @@ struct Direction {
 struct FdState {
   SpinLock lock;
   uint32_t generation = 0;
-  Poller* poller = nullptr;  // where it is registered
+  // Every carrier that waited on the fd has it in its own epoll, so its
+  // waiters never depend on another thread coming back to its dispatcher.
+  // (Usually one; a listener shared by a pool of threads has several.)
+  std::vector<Poller*> pollers;
   bool unpollable = false;
   Direction dir[2];
+
+  bool registered_with(const Poller* p) const {
+    for (Poller* x : pollers)
+      if (x == p) return true;
+    return false;
+  }
 };
 
 FdTable<FdState> g_fds;
@@ -134,11 +144,14 @@ Poller::~Poller() {
   // so they retry and register with their own carrier's poller.
   g_fds.for_each([this](FdState& st) {
     SpinGuard g(st.lock);
-    if (st.poller != this) return;
-    st.poller = nullptr;
-    st.generation++;
-    wake_all(st.dir[0], WaitResult::Ready);
-    wake_all(st.dir[1], WaitResult::Ready);
+    for (size_t i = 0; i < st.pollers.size(); ++i) {
+      if (st.pollers[i] != this) continue;
+      st.pollers[i] = st.pollers.back();
+      st.pollers.pop_back();
+      wake_all(st.dir[0], WaitResult::Ready);
+      wake_all(st.dir[1], WaitResult::Ready);
+      return;
+    }
   });
   own_fd(epfd_, false);
   own_fd(wakefd_, false);
@@ -275,12 +288,12 @@ WaitResult take_interrupt_result(Parker* p) {
 // false: epoll refuses it (NotPollable).
 static bool ensure_registered(FdState* st, Poller& poller, int fd) {
   if (st->unpollable) return false;
-  if (st->poller) return true;
+  if (st->registered_with(&poller)) return true;
   if (!poller.add(fd, st->generation)) {
     if (errno == EPERM) st->unpollable = true;  // regular file, directory
     return false;
   }
-  st->poller = &poller;
+  st->pollers.push_back(&poller);
   return true;
 }
 
@@ -355,7 +368,7 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
 void forget_all_fds_after_fork() {
   g_fds.for_each([](FdState& st) {
     new (&st.lock) SpinLock();  // a parent thread may have held it at fork
-    st.poller = nullptr;
+    new (&st.pollers) std::vector<Poller*>();  // (leaks the parent's array)
     st.unpollable = false;
     st.generation++;
     st.dir[0].waiters = WaitQueue();
@@ -367,10 +380,8 @@ void forget_fd(int fd) {
   FdState* st = fd_state(fd, false);
   if (!st) return;
   SpinGuard g(st->lock);
-  if (st->poller) {
-    counted_epoll_ctl(st->poller->epoll_fd(), EPOLL_CTL_DEL, fd, nullptr);
-    st->poller = nullptr;
-  }
+  for (Poller* p : st->pollers) counted_epoll_ctl(p->epoll_fd(), EPOLL_CTL_DEL, fd, nullptr);
+  st->pollers.clear();
   st->unpollable = false;
   st->generation++;
   wake_all(st->dir[0], WaitResult::Closed);

@@ -49,16 +49,25 @@ Scheduler::Scheduler(Options o)
   dispatcher_->home_ = this;
   dispatcher_->set_name("dispatcher");
   if (!dispatcher_->use_private_stack(pool_, opt_.dispatcher_stack_size) || !poller_.ok()) {
-    // No stack or no epoll for the carrier itself: nothing can work.
-    std::abort();
+    errno = EAGAIN;  // no stack or no epoll for the carrier itself
+    return;
   }
-  for (unsigned i = 0; i < opt_.shared_stacks; ++i) {
-    shared_.emplace_back();
-    if (!StackPool::map_stack(shared_.back().stack, normalize_stack_size(opt_.shared_stack_size)))
-      std::abort();
-  }
+  shared_.resize(opt_.shared_stacks);
   t_scheduler = this;
   Coroutine::set_current(main_.get());
+  ok_ = true;
+}
+
+Scheduler* Scheduler::try_create(Options o) {
+  auto* s = new (std::nothrow) Scheduler(o);
+  if (s && !s->ok()) {
+    int e = errno;
+    delete s;
+    errno = e;
+    return nullptr;
+  }
+  if (!s) errno = ENOMEM;
+  return s;
 }
 
 Scheduler::~Scheduler() {
@@ -70,8 +79,10 @@ Scheduler::~Scheduler() {
   }
   dispatcher_->release_stack(pool_);
   for (auto& s : shared_) StackPool::unmap_stack(s.stack);
-  t_scheduler = nullptr;
-  Coroutine::set_current(nullptr);
+  if (t_scheduler == this) {
+    t_scheduler = nullptr;
+    Coroutine::set_current(nullptr);
+  }
   disable_overflow_guard_on_this_thread();
 }
 
@@ -88,7 +99,12 @@ Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOption
     return nullptr;
   }
   if (!shared_.empty()) {
-    co->use_shared_stack(&shared_[next_shared_++ % shared_.size()]);
+    SharedStack& slot = shared_[next_shared_++ % shared_.size()];
+    if (!slot.stack.valid() && !StackPool::map_stack(slot.stack, normalize_stack_size(opt_.shared_stack_size))) {
+      delete co;  // errno = EAGAIN from the mapping
+      return nullptr;
+    }
+    co->use_shared_stack(&slot);
   } else if (!co->use_private_stack(pool_, o.stack_size)) {
     delete co;  // errno from the pool (EAGAIN)
     return nullptr;

@@ -70,9 +70,13 @@ class Scheduler {
   };
 
   // Makes the calling thread a carrier: its current context becomes `main`.
-  // One Scheduler per thread at a time.
+  // One Scheduler per thread at a time. Check ok(): without fds or memory for
+  // its epoll, eventfd and dispatcher stack a scheduler cannot work.
   Scheduler() : Scheduler(Options{}) {}
   explicit Scheduler(Options o);
+  bool ok() const { return ok_; }
+  // new + ok(), or nullptr (errno set) -- what a library should use.
+  static Scheduler* try_create(Options o);
   // On the same thread, from main. Coroutines that never finished are freed
   // without being run to completion.
   ~Scheduler();
@@ -147,11 +151,12 @@ class Scheduler {
   void drain_inbox();
   void switch_to_dispatcher(Coroutine* self);
 
+  bool ok_ = false;
   Options opt_;
   StackPool pool_;
   Poller poller_;
   TimerHeap timers_;
-  std::vector<SharedStack> shared_;
+  std::vector<SharedStack> shared_;  // slots mapped on first use
   unsigned next_shared_ = 0;
 
   std::unique_ptr<Coroutine> main_;

@@ -100,14 +100,16 @@ Scheduler* carrier() {
   if (t_carrier) return t_carrier;
   if (!active() || t_carrier_gone) return nullptr;
   if (Scheduler::current()) return nullptr;  // someone else's scheduler (tests)
-  t_carrier = new (std::nothrow) Scheduler(scheduler_options());
+  t_carrier = Scheduler::try_create(scheduler_options());
   (void)&t_owner;  // make sure the TLS destructor is registered
   if (t_carrier) {
     g_stats.carriers.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::Debug, "carrier made for thread %d", int(gettid()));
   } else {
-    log(LogLevel::Warn, "no carrier for thread %d (out of memory or fds): its calls block natively",
-        int(gettid()));
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      log(LogLevel::Warn, "no carrier for thread %d (out of memory or fds): threads without one block natively",
+          int(gettid()));
   }
   return t_carrier;
 }
