@@ -31,7 +31,7 @@ inline FdInfo* parkable(int fd) {
 // it blocks the thread as natively; say so once per process at warn level.
 inline void note_native_block(int fd) {
   if (g_stats.native_blocks.fetch_add(1, std::memory_order_relaxed) == 0)
-    log(LogLevel::Warn, "fd %d cannot be waited on with epoll: the call blocks its thread natively", fd);
+    log(LogLevel::Warn, "fd %d: a call blocks its thread natively (epoll refuses the fd, or no carrier)", fd);
 }
 
 inline void count_outcome(const BlockingOutcome& o) {

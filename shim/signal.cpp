@@ -86,16 +86,50 @@ COHOOK_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction
   return do_sigaction(sig, act, old);
 }
 
-// glibc's signal() is BSD signal: SA_RESTART, the signal blocked in its handler.
-COHOOK_HOOK sighandler_t signal(int sig, sighandler_t handler) noexcept {
+namespace {
+// The old single-call interfaces, as glibc defines them on top of sigaction
+// (its own calls to sigaction are internal, so we must provide each one).
+sighandler_t install(int sig, sighandler_t handler, int flags, bool block_self) {
   struct sigaction act, old;
   std::memset(&act, 0, sizeof act);
   act.sa_handler = handler;
-  act.sa_flags = SA_RESTART;
+  act.sa_flags = flags;
   sigemptyset(&act.sa_mask);
-  sigaddset(&act.sa_mask, sig);
+  if (block_self) sigaddset(&act.sa_mask, sig);
   if (do_sigaction(sig, &act, &old) != 0) return SIG_ERR;
   return old.sa_handler;
+}
+}  // namespace
+
+// glibc's signal() is BSD signal: SA_RESTART, the signal blocked in its handler.
+COHOOK_HOOK sighandler_t signal(int sig, sighandler_t handler) noexcept {
+  return install(sig, handler, SA_RESTART, true);
+}
+COHOOK_HOOK sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept {
+  return install(sig, handler, SA_RESTART, true);
+}
+COHOOK_HOOK sighandler_t ssignal(int sig, sighandler_t handler) noexcept {
+  return install(sig, handler, SA_RESTART, true);
+}
+// System V semantics: one-shot, not blocked in its handler, not restarting.
+COHOOK_HOOK sighandler_t sysv_signal(int sig, sighandler_t handler) noexcept {
+  return install(sig, handler, SA_RESETHAND | SA_NODEFER, false);
+}
+// sigset: SIG_HOLD blocks the signal; anything else installs (no SA_RESTART)
+// and unblocks it. Returns SIG_HOLD if it was blocked before.
+COHOOK_HOOK sighandler_t sigset(int sig, sighandler_t handler) noexcept {
+  sigset_t one, old_mask;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  struct sigaction old;
+  if (do_sigaction(sig, nullptr, &old) != 0) return SIG_ERR;
+  if (handler == SIG_HOLD) {
+    if (sigprocmask(SIG_BLOCK, &one, &old_mask) != 0) return SIG_ERR;
+    return sigismember(&old_mask, sig) ? SIG_HOLD : old.sa_handler;
+  }
+  sighandler_t prev = install(sig, handler, 0, false);
+  if (prev == SIG_ERR || sigprocmask(SIG_UNBLOCK, &one, &old_mask) != 0) return SIG_ERR;
+  return sigismember(&old_mask, sig) ? SIG_HOLD : prev;
 }
 
 COHOOK_HOOK int siginterrupt(int sig, int flag) noexcept {
