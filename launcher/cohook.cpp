@@ -2,7 +2,7 @@
 //
 //   cohook run [options] [--] PROG [ARGS...]
 //
-// Options become COHOOK_* variables (see docs/configuration.md); LD_PRELOAD
+// Options become COHOOK_* variables (see docs/env-vars.md); LD_PRELOAD
 // gets the library's absolute path in front of whatever it already held. The
 // values are checked here with the same parser the library uses, so a typo is
 // reported before the program starts.
@@ -26,7 +26,7 @@ const char* kUsage =
     "\n"
     "Runs PROG with libcohook.so preloaded: its blocking threads become coroutines.\n"
     "\n"
-    "options (each sets the COHOOK_* variable named; see docs/configuration.md):\n"
+    "options (each sets the COHOOK_* variable named; see docs/env-vars.md):\n"
     "  --stack-size SIZE        COHOOK_STACK_SIZE         coroutine stack, e.g. 64k, 1m\n"
     "  --stack-mode MODE        COHOOK_STACK_MODE         private or shared\n"
     "  --carriers N             COHOOK_CARRIERS           carrier threads (0 = one per CPU)\n"
