@@ -13,8 +13,8 @@
 //      another thread (-> EBADF, see docs/architecture.md); go to 1.
 //
 // The "drained" hint is what keeps the request/response hot path free of
-// wasted syscalls: a short read from a stream socket means its buffer is now
-// empty, so the next read goes straight to the wait instead of making a read
+// wasted syscalls: a short read from a TCP socket means its buffer is now
+// empty (the shim offers the hint for TCP only), so the next read goes straight to the wait instead of making a read
 // that fails with EAGAIN -- the same bookkeeping a hand-written epoll server
 // does. The hint is keyed by epoch, so any event since makes it stale, and it
 // is ignored once the fd reported a hang-up (EOF can follow the last data

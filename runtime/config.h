@@ -3,7 +3,7 @@
 // A malformed value is an error, never a silent default: load_config() fails
 // with one line naming the variable, what it got and the accepted form, and
 // the caller (the shim, the demo) prints it and exits before the program runs.
-// docs/configuration.md is the user-facing table; keep the two in step.
+// docs/env-vars.md is the user-facing table; keep the two in step.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -2,15 +2,17 @@
 // coroutines wait on.
 //
 // Contract with the rest of the runtime:
-//  - An fd is added to epoll once, edge-triggered for read and write, by the
-//    first carrier that waits on it, and stays there until forget_fd() (the
-//    shim calls it before close). A wait in the steady state is therefore a
-//    few atomic operations and no epoll_ctl (libco does ADD + DEL per wait).
+//  - An fd is added to a carrier's epoll once, edge-triggered for read and
+//    write, when a coroutine of that carrier first waits on it, and stays
+//    there until forget_fd() (the shim calls it before close). A wait in the
+//    steady state is therefore a few atomic operations and no epoll_ctl
+//    (libco does ADD + DEL per wait). Each carrier that waits on an fd has it
+//    in its own epoll, so no waiter depends on another thread's dispatcher.
 //  - Readiness is counted per fd and direction as an epoch. A waiter samples
 //    the epoch *before* its non-blocking attempt and passes it to wait_fd();
 //    if any event arrived since, wait_fd returns at once. With edge-triggered
 //    epoll this is what makes a lost wake-up impossible.
-//  - Events for an fd registered by carrier A wake coroutines on any carrier.
+//  - An event seen by any carrier wakes the fd's waiters on every carrier.
 //  - Each registration carries the fd's generation; events of a closed fd that
 //    are still in flight are recognised and dropped, so a waiter can never be
 //    handed the readiness of a new file that reuses the number.

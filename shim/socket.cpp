@@ -57,9 +57,10 @@ int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
   return r;
 }
 
-// A blocking connect: start it non-blocking, wait until writable, report
-// SO_ERROR -- exactly what the blocking call returns (0, ECONNREFUSED,
-// ETIMEDOUT, ENETUNREACH...). SO_SNDTIMEO bounds it as natively (EINPROGRESS).
+// A blocking connect: start it non-blocking, wait until writable, then ask
+// with a second connect() -- exactly what the blocking call returns (0,
+// ECONNREFUSED, ETIMEDOUT, ENETUNREACH...), leaving the socket in the state
+// the blocking call leaves it. SO_SNDTIMEO bounds it as natively (EINPROGRESS).
 int do_connect(int fd, FdInfo* fi, const sockaddr* addr, socklen_t len) {
   uint64_t epoch = fd_epoch(fd, IoDir::Write);
   int r;
