@@ -379,3 +379,32 @@ TEST_CASE("50 threads blocked in read each get their own data", "[threads]") {
     require_native_says(p, {"50 of 50 threads got their own message, none early"});
     require_same(p);
 }
+
+// ---- 14 -----------------------------------------------------------------------
+TEST_CASE("signal handlers interrupt or restart blocking calls as natively", "[signals]") {
+    auto p = both({bin("signals")});
+    require_native_says(p, {
+        "accept, handler without SA_RESTART: -1 EINTR early: yes",
+        "poll, any handler: -1 EINTR",
+        "read, handler with SA_RESTART: 1 byte x waited>=450ms: yes",
+        "read with SO_RCVTIMEO, handler with SA_RESTART: -1 EINTR",
+        "pipe read, sigset handler: -1 EINTR",
+        "sigaction reports the program's handler: yes, SA_RESTART: yes",
+        "accept loop stopped by SIGTERM: yes within 3s: yes",
+    });
+    require_same(p);
+}
+
+// ---- 15 -----------------------------------------------------------------------
+TEST_CASE("a pool of threads sharing one listener keeps accepting while one is busy", "[poolaccept]") {
+    auto p = both({bin("poolaccept")});
+    require_native_says(p, {"served 8 of 8, slower than 1 s: 0"});
+    require_same(p);
+}
+
+// ---- 16 -----------------------------------------------------------------------
+TEST_CASE("threads blocked under a small fd limit all get their data", "[fdlimit]") {
+    auto p = both({bin("fdlimit")});
+    require_native_says(p, {"40 of 40 threads read their byte"});
+    require_same(p);
+}

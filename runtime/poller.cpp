@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -111,23 +112,32 @@ int counted_epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   return 0;
 }
 
-// The carrier's own fds live high in the table, out of the way of programs
-// that expect small numbers (dup2(x, 3)) or close a range of low fds.
-int move_high(int fd) {
+}  // namespace
+
+int move_to_reserved_fd_band(int fd) {
   if (fd < 0) return fd;
-  long hi = sys::fcntl(fd, F_DUPFD_CLOEXEC, kCarrierFdFloor);
-  if (hi < 0) return fd;  // the table is smaller than the floor: keep it
+  rlimit rl{};
+  long floor = 0;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 16) {
+    long limit = long(std::min<rlim_t>(rl.rlim_cur, 1 << 30));
+    floor = limit - std::min<long>(limit / 8, 256);
+  } else {
+    floor = 1 << 20;  // no usable limit: far out of the way
+  }
+  long moved = sys::fcntl(fd, F_DUPFD_CLOEXEC, floor);
   sys::close(fd);
-  return int(hi);
+  return moved < 0 ? -1 : int(moved);
 }
+
+namespace {
 
 }  // namespace
 
 // ---- Poller ----------------------------------------------------------------
 
 Poller::Poller() {
-  epfd_ = move_high(int(sys::epoll_create(EPOLL_CLOEXEC)));
-  wakefd_ = move_high(int(sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
+  epfd_ = move_to_reserved_fd_band(int(sys::epoll_create(EPOLL_CLOEXEC)));
+  wakefd_ = move_to_reserved_fd_band(int(sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
   own_fd(epfd_, true);
   own_fd(wakefd_, true);
   if (epfd_ >= 0 && wakefd_ >= 0) {

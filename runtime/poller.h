@@ -106,8 +106,12 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
 // The fd is being closed: drop its registration and wake its waiters with
 // Closed. Safe for fds nobody waited on (a cheap check).
 void forget_fd(int fd);
-// The carrier's own epoll and eventfd are moved at or above this number.
-inline constexpr int kCarrierFdFloor = 1000;
+// The runtime's own fds (each carrier's epoll and eventfd) live in a reserved
+// band at the top of the fd table, min(RLIMIT_NOFILE/8, 256) fds just below
+// the soft limit, so they never take a number or a slot the program would
+// have had below it. Returns the fd moved there (CLOEXEC), or -1 (fd closed)
+// when the band is full: the caller must then do without.
+int move_to_reserved_fd_band(int fd);
 // Wake every waiter of fd as if an event had arrived (they retry their call):
 // for state changes the kernel does not report through epoll.
 void notify_fd(int fd);

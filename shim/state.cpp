@@ -168,7 +168,7 @@ __attribute__((constructor(101))) void start() {
   overflow_guard_use_sigaction(REAL(sigaction));
   Scheduler::set_factory(carrier);
   if (std::strcmp(g_config.stats, "stderr") == 0) {
-    g_stats_fd = int(REAL(fcntl)(STDERR_FILENO, F_DUPFD_CLOEXEC, kCarrierFdFloor));
+    g_stats_fd = move_to_reserved_fd_band(int(REAL(fcntl)(STDERR_FILENO, F_DUPFD_CLOEXEC, 0)));
     Poller::own(g_stats_fd, true);  // the program cannot close it: not its fd
   }
   std::atexit(print_stats);
