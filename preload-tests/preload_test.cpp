@@ -408,3 +408,10 @@ TEST_CASE("threads blocked under a small fd limit all get their data", "[fdlimit
     require_native_says(p, {"40 of 40 threads read their byte"});
     require_same(p);
 }
+
+// ---- 17 -----------------------------------------------------------------------
+TEST_CASE("an fd closed behind the shim's back and reused by a file still reads", "[stalefd]") {
+    auto p = both({bin("stalefd")});
+    require_native_says(p, {"socket read: 1", "file on the reused number: 2 "});
+    require_same(p);
+}

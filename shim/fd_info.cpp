@@ -102,6 +102,11 @@ void fd_created(int fd, FdKind kind, int sock_type, int family, bool nonblock) {
   fi->kind.store(kind, std::memory_order_release);
 }
 
+void fd_relearn(int fd) {
+  forget_fd(fd);
+  if (FdInfo* fi = slot(fd, false)) fi->kind.store(FdKind::Unknown, std::memory_order_release);
+}
+
 void fd_released(int fd) {
   forget_fd(fd);
   if (FdInfo* fi = slot(fd, false)) {

@@ -61,6 +61,10 @@ inline FdInfo* fd_info(int fd) {
 // Same, without probing: nullptr if unknown.
 FdInfo* fd_info_if_known(int fd);
 
+// What we knew about fd turned out wrong (a socket call said ENOTSOCK: the
+// number was closed and reused behind the shim's back): forget it, so the
+// next lookup probes the file as it is now.
+void fd_relearn(int fd);
 // A hooked call just created fd (socket, accept, socketpair, pipe...).
 void fd_created(int fd, FdKind kind, int sock_type, int family, bool nonblock);
 // fd is about to be released (close): forget everything, wake its waiters.

@@ -280,9 +280,15 @@ ssize_t do_sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* 
 COHOOK_HOOK ssize_t read(int fd, void* buf, size_t n) noexcept {
   FdInfo* fi = parkable(fd);
   if (!fi) return REAL(read)(fd, buf, n);
-  if (is_socket(fi))
-    return receive(fd, fi, n, recv_deadline(fi),
-                   [&](int f) { return REAL(recvfrom)(fd, buf, n, f, nullptr, nullptr); });
+  if (is_socket(fi)) {
+    ssize_t r = receive(fd, fi, n, recv_deadline(fi),
+                        [&](int f) { return REAL(recvfrom)(fd, buf, n, f, nullptr, nullptr); });
+    if (r < 0 && errno == ENOTSOCK) {  // closed and reused behind our back
+      fd_relearn(fd);
+      return read(fd, buf, n);
+    }
+    return r;
+  }
   iovec one{buf, n};
   return do_readv(fd, fi, &one, 1);
 }
@@ -302,6 +308,10 @@ COHOOK_HOOK ssize_t write(int fd, const void* buf, size_t n) noexcept {
   }
   if (is_socket(fi)) {
     ssize_t r = REAL(send)(fd, buf, n, MSG_DONTWAIT);
+    if (r < 0 && errno == ENOTSOCK) {  // closed and reused behind our back
+      fd_relearn(fd);
+      return write(fd, buf, n);
+    }
     if (r == ssize_t(n) || (r < 0 && errno != EAGAIN) || (r >= 0 && is_dgram(fi))) return r;
     if (r > 0) {  // partial: the rest the blocking way
       ssize_t more = write(fd, static_cast<const char*>(buf) + r, n - size_t(r));
