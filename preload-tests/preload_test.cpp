@@ -389,6 +389,10 @@ TEST_CASE("signal handlers interrupt or restart blocking calls as natively", "[s
         "read, handler with SA_RESTART: 1 byte x waited>=450ms: yes",
         "read with SO_RCVTIMEO, handler with SA_RESTART: -1 EINTR",
         "pipe read, sigset handler: -1 EINTR",
+        "ppoll with a mask opening the signal: -1 EINTR",
+        "pselect with a mask opening the signal: -1 EINTR",
+        "ppoll, signal pending when the mask opens: -1 EINTR",
+        "mask restored after the waits: yes",
         "sigaction reports the program's handler: yes, SA_RESTART: yes",
         "accept loop stopped by SIGTERM: yes within 3s: yes",
     });

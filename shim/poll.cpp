@@ -8,8 +8,12 @@
 // instance is itself a pollable fd: we wait for it to become readable.
 //
 // A call that installs a signal mask for the wait (ppoll, pselect,
-// epoll_pwait with a non-null mask) is passed through and blocks the thread:
-// the mask is per thread and would apply to every coroutine of the carrier.
+// epoll_pwait with a non-null mask) parks with the thread's mask replaced for
+// the duration -- which is exactly the call's semantics while the carrier
+// runs no coroutine but the thread's own (the mask is per thread). A carrier
+// with other coroutines passes such calls through to the kernel instead.
+#include <pthread.h>
+#include <signal.h>
 #include <sys/select.h>
 
 #include <memory>
@@ -30,6 +34,31 @@ Deadline ms_deadline(int timeout_ms) {
 Deadline ts_deadline(const timespec* ts) {
   if (!ts) return kForever;
   return deadline_after(int64_t(ts->tv_sec) * 1000000000 + ts->tv_nsec);
+}
+
+// Runs wait() with the thread's signal mask set to `mask`, as ppoll/pselect/
+// epoll_pwait do atomically. The race those calls exist to close -- a signal
+// made deliverable by the new mask arrives before the wait starts -- is
+// closed by counting handlers: one that ran as the mask opened ends the call
+// with EINTR at once. Returns false (nothing done) when the mask cannot be
+// applied to this thread alone.
+template <class Wait>
+bool with_mask(const sigset_t* mask, int& result, Wait wait) {
+  Scheduler* s = Scheduler::ensure();
+  if (!s || s->stats().live > 0) return false;
+  unsigned long seen = signals_handled_on_this_thread();
+  sigset_t old;
+  if (pthread_sigmask(SIG_SETMASK, mask, &old) != 0) return false;
+  if (signals_handled_on_this_thread() != seen) {
+    result = -1;
+    errno = EINTR;
+  } else {
+    result = wait();
+  }
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = e;
+  return true;
 }
 
 // poll(2) semantics over a pollfd array, parking between zero-timeout polls.
@@ -87,9 +116,13 @@ int do_poll(pollfd* fds, nfds_t n, int timeout_ms) {
 }
 
 int do_ppoll(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
-  if (mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !can_park()) return REAL(ppoll)(fds, n, ts, mask);
+  if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !can_park()) return REAL(ppoll)(fds, n, ts, mask);
   if (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)) return REAL(ppoll)(fds, n, ts, mask);
-  return park_poll(fds, n, ts_deadline(ts));
+  Deadline d = ts_deadline(ts);
+  if (!mask) return park_poll(fds, n, d);
+  int r;
+  if (with_mask(mask, r, [&] { return park_poll(fds, n, d); })) return r;
+  return REAL(ppoll)(fds, n, ts, mask);
 }
 
 // select(2) on top of park_poll: fd_sets in, fd_sets out, the same count.
@@ -167,6 +200,8 @@ int park_epoll(int epfd, epoll_event* ev, int max, Deadline deadline) {
 
 bool epoll_args_ok(int max) { return max > 0; }
 
+
+
 }  // namespace
 
 COHOOK_HOOK int poll(pollfd* fds, nfds_t n, int timeout) noexcept { return do_poll(fds, n, timeout); }
@@ -201,10 +236,14 @@ COHOOK_HOOK int select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) n
 
 COHOOK_HOOK int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* ts,
                         const sigset_t* mask) noexcept {
-  if (mask || !can_park() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
+  if (!can_park() || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) ||
       (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)))
     return REAL(pselect)(nfds, r, w, e, ts, mask);
-  return park_select(nfds, r, w, e, ts_deadline(ts));  // glibc leaves *ts unchanged
+  Deadline d = ts_deadline(ts);  // glibc leaves *ts unchanged
+  if (!mask) return park_select(nfds, r, w, e, d);
+  int k;
+  if (with_mask(mask, k, [&] { return park_select(nfds, r, w, e, d); })) return k;
+  return REAL(pselect)(nfds, r, w, e, ts, mask);
 }
 
 COHOOK_HOOK int epoll_wait(int epfd, epoll_event* ev, int max, int timeout) noexcept {
@@ -213,9 +252,12 @@ COHOOK_HOOK int epoll_wait(int epfd, epoll_event* ev, int max, int timeout) noex
 }
 
 COHOOK_HOOK int epoll_pwait(int epfd, epoll_event* ev, int max, int timeout, const sigset_t* mask) noexcept {
-  if (mask || timeout == 0 || !epoll_args_ok(max) || !can_park())
-    return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
-  return park_epoll(epfd, ev, max, ms_deadline(timeout));
+  if (timeout == 0 || !epoll_args_ok(max) || !can_park()) return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+  Deadline d = ms_deadline(timeout);
+  if (!mask) return park_epoll(epfd, ev, max, d);
+  int r;
+  if (with_mask(mask, r, [&] { return park_epoll(epfd, ev, max, d); })) return r;
+  return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 }
 
 COHOOK_HOOK int epoll_pwait2(int epfd, epoll_event* ev, int max, const timespec* ts, const sigset_t* mask) noexcept {
@@ -223,8 +265,12 @@ COHOOK_HOOK int epoll_pwait2(int epfd, epoll_event* ev, int max, const timespec*
     errno = ENOSYS;
     return -1;
   }
-  if (mask || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !epoll_args_ok(max) || !can_park() ||
+  if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !epoll_args_ok(max) || !can_park() ||
       (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)))
     return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
-  return park_epoll(epfd, ev, max, ts_deadline(ts));
+  Deadline d = ts_deadline(ts);
+  if (!mask) return park_epoll(epfd, ev, max, d);
+  int r;
+  if (with_mask(mask, r, [&] { return park_epoll(epfd, ev, max, d); })) return r;
+  return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
 }

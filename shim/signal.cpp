@@ -34,10 +34,12 @@ struct Installed {
 };
 Installed g_installed[_NSIG];
 SpinLock g_lock;
+thread_local volatile sig_atomic_t t_handled = 0;  // handlers run on this thread
 
 void trampoline(int sig, siginfo_t* info, void* uc) {
   int saved = errno;  // the program's handler sees errno as it was
   const struct sigaction& a = g_installed[sig].act;
+  t_handled = t_handled + 1;
   Scheduler::note_signal(a.sa_flags & SA_RESTART);
   errno = saved;
   if (a.sa_flags & SA_RESETHAND) g_installed[sig].wrapped = false;  // the kernel reset it to SIG_DFL
@@ -81,6 +83,10 @@ int do_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
 }
 
 }  // namespace
+
+namespace cohook::shim {
+unsigned long signals_handled_on_this_thread() { return (unsigned long)t_handled; }
+}  // namespace cohook::shim
 
 COHOOK_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept {
   return do_sigaction(sig, act, old);

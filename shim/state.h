@@ -27,6 +27,9 @@ bool can_park();
 // capped by a COHOOK_*_TIMEOUT_MS (0 = no cap).
 Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms);
 
+// How many wrapped signal handlers have run on this thread (shim/signal.cpp).
+unsigned long signals_handled_on_this_thread();
+
 // Debug/info logging to stderr, honouring COHOOK_LOG.
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 

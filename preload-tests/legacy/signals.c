@@ -4,7 +4,9 @@
  *   signals
  *
  * Each line is deterministic: errno names and yes/no time bounds. */
+#define _GNU_SOURCE 1
 #include <poll.h>
+#include <sys/select.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -118,6 +120,40 @@ int main(void)
     pthread_sigmask(SIG_UNBLOCK, &all, NULL);
     r = (int)read(pp[0], &c, 1);
     printf("pipe read, sigset handler: %d %s\n", r, r < 0 ? ename(errno) : "-");
+
+    /* ppoll / pselect / epoll_pwait with a mask that opens a signal the
+     * thread otherwise blocks: the handler runs during the wait, EINTR. */
+    {
+        sigset_t usr1, open_mask;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigemptyset(&open_mask);
+        pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+        struct pollfd pf = {pp[0], POLLIN, 0};
+        struct timespec ts = {5, 0};
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+        signal_in(SIGUSR1, 150);
+        pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+        pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+        r = ppoll(&pf, 1, &ts, &open_mask);
+        printf("ppoll with a mask opening the signal: %d %s\n", r, r < 0 ? ename(errno) : "-");
+        fd_set rs;
+        FD_ZERO(&rs);
+        FD_SET(pp[0], &rs);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+        signal_in(SIGUSR1, 150);
+        pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+        pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+        r = pselect(pp[0] + 1, &rs, NULL, NULL, &ts, &open_mask);
+        printf("pselect with a mask opening the signal: %d %s\n", r, r < 0 ? ename(errno) : "-");
+        kill(getpid(), SIGUSR1); /* pending before the wait: EINTR at once */
+        r = ppoll(&pf, 1, &ts, &open_mask);
+        printf("ppoll, signal pending when the mask opens: %d %s\n", r, r < 0 ? ename(errno) : "-");
+        sigset_t now;
+        pthread_sigmask(SIG_BLOCK, NULL, &now);
+        printf("mask restored after the waits: %s\n", sigismember(&now, SIGUSR1) ? "yes" : "no");
+        pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+    }
 
     /* What sigaction reports is the program's own handler. */
     struct sigaction old;
