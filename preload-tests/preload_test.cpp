@@ -419,3 +419,10 @@ TEST_CASE("an fd closed behind the shim's back and reused by a file still reads"
     require_native_says(p, {"socket read: 1", "file on the reused number: 2 "});
     require_same(p);
 }
+
+// ---- 18 -----------------------------------------------------------------------
+TEST_CASE("recvmmsg waits for vlen datagrams, or one with MSG_WAITFORONE", "[mmsg]") {
+    auto p = both({bin("mmsg")});
+    require_native_says(p, {"recvmmsg vlen=3: 3 waited>=250ms: yes", "recvmmsg vlen=3 MSG_WAITFORONE: 1"});
+    require_same(p);
+}

@@ -342,21 +342,26 @@ COHOOK_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept { return do
 COHOOK_HOOK int recvmmsg(int fd, mmsghdr* v, unsigned int vlen, int flags, timespec* timeout) noexcept {
   FdInfo* fi = (flags & MSG_DONTWAIT) ? nullptr : parkable(fd);
   if (!fi || !is_socket(fi)) return REAL(recvmmsg)(fd, v, vlen, flags, timeout);
-  // Wait for the first message like a blocking call; the rest as the kernel
-  // delivers them without waiting (what MSG_WAITFORONE asks for; without it
-  // the kernel's own blocking behaviour past the first message is rarely
-  // relied upon -- documented in docs/hooks.md).
-  // recvmmsg's own timeout is checked only after a datagram arrived (see
-  // BUGS in recvmmsg(2)); the wait for the first one is bounded by
-  // SO_RCVTIMEO alone, as natively.
-  BlockingCall c{fd, IoDir::Read, recv_deadline(fi)};
-  c.restartable = fi->rcv_timeout_ns == 0;
-  BlockingOutcome out;
-  ssize_t r = run_blocking(
-      c, [&] { return ssize_t(REAL(recvmmsg)(fd, v, vlen, flags | MSG_DONTWAIT, timeout)); },
-      [&] { return ssize_t(REAL(recvmmsg)(fd, v, vlen, flags, timeout)); }, &out);
-  count_outcome(out);
-  return int(r);
+  // Natively: block for the first datagram; with MSG_WAITFORONE return what
+  // is queued after it, otherwise keep blocking until vlen have arrived. The
+  // timeout argument is looked at only after each datagram (recvmmsg(2),
+  // BUGS); each wait is bounded by SO_RCVTIMEO alone.
+  Deadline by_timeout =
+      timeout ? deadline_after(int64_t(timeout->tv_sec) * 1000000000 + timeout->tv_nsec) : kForever;
+  unsigned got = 0;
+  while (got < vlen) {
+    BlockingCall c{fd, IoDir::Read, recv_deadline(fi)};
+    c.restartable = fi->rcv_timeout_ns == 0;
+    BlockingOutcome out;
+    ssize_t r = run_blocking(
+        c, [&] { return ssize_t(REAL(recvmmsg)(fd, v + got, vlen - got, (flags & ~MSG_WAITFORONE) | MSG_DONTWAIT, nullptr)); },
+        [&] { return ssize_t(REAL(recvmmsg)(fd, v + got, vlen - got, flags, nullptr)); }, &out);
+    count_outcome(out);
+    if (r < 0) return got ? int(got) : -1;
+    got += unsigned(r);
+    if ((flags & MSG_WAITFORONE) || now_ns() >= by_timeout) break;
+  }
+  return int(got);
 }
 
 COHOOK_HOOK ssize_t send(int fd, const void* buf, size_t n, int flags) noexcept {
