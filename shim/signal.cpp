@@ -12,8 +12,9 @@
 //
 // The program sees its own handlers: sigaction(sig, NULL, &old) reports what
 // it installed, not the trampoline. Handlers installed before libcohook's
-// constructor, by raw syscalls or by libc internally (system()) are not
-// wrapped: a signal they handle does not interrupt a parked call.
+// constructor are wrapped when it runs; handlers installed by raw syscalls or
+// by libc internally (system()) are not: a signal they handle does not
+// interrupt a parked call.
 #include <signal.h>
 
 #include <cstring>
@@ -86,6 +87,17 @@ int do_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
 
 namespace cohook::shim {
 unsigned long signals_handled_on_this_thread() { return (unsigned long)t_handled; }
+
+// At start-up: handlers that other libraries' constructors installed before
+// ours ran get the trampoline too.
+void wrap_existing_handlers() {
+  for (int sig = 1; sig < _NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS) continue;
+    struct sigaction cur;
+    if (REAL(sigaction)(sig, nullptr, &cur) != 0 || !is_function(&cur)) continue;
+    do_sigaction(sig, &cur, nullptr);
+  }
+}
 }  // namespace cohook::shim
 
 COHOOK_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept {

@@ -173,6 +173,7 @@ __attribute__((constructor(101))) void start() {
   }
   std::atexit(print_stats);
   g_mode.store(Mode::Active);
+  wrap_existing_handlers();
   log(LogLevel::Info, "active: stack %zu KiB (%s), io timeout cap %lu ms, connect timeout cap %lu ms",
       g_config.stack_size / 1024, g_config.stack_mode == StackMode::Shared ? "shared" : "private",
       (unsigned long)g_config.io_timeout_ms, (unsigned long)g_config.connect_timeout_ms);

@@ -29,6 +29,8 @@ Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms);
 
 // How many wrapped signal handlers have run on this thread (shim/signal.cpp).
 unsigned long signals_handled_on_this_thread();
+// Put the trampoline in front of handlers installed before the shim started.
+void wrap_existing_handlers();
 
 // Debug/info logging to stderr, honouring COHOOK_LOG.
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
