@@ -14,7 +14,8 @@
 // it installed, not the trampoline. Handlers installed before libcohook's
 // constructor are wrapped when it runs; handlers installed by raw syscalls or
 // by libc internally (system()) are not: a signal they handle does not
-// interrupt a parked call.
+// interrupt a parked call. __sigaction, glibc's exported internal name, is
+// hooked like sigaction.
 #include <signal.h>
 
 #include <cstring>
@@ -101,6 +102,10 @@ void wrap_existing_handlers() {
 }  // namespace cohook::shim
 
 COHOOK_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept {
+  return do_sigaction(sig, act, old);
+}
+// glibc exports its internal name too; a few programs call it.
+COHOOK_HOOK int __sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept {
   return do_sigaction(sig, act, old);
 }
 
