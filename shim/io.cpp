@@ -65,35 +65,22 @@ struct IovCursor {
   }
 };
 
-// One non-blocking attempt on a pollable non-socket fd.
-ssize_t nowait_readv(int fd, FdInfo* fi, const iovec* iov, int cnt) {
+// One non-blocking attempt on a pollable non-socket fd, either direction:
+// preadv2/pwritev2 with RWF_NOWAIT, or where the kernel refuses that for the
+// file (ttys, some char devices) a zero-timeout poll before the real call.
+ssize_t nowait_transfer(int fd, FdInfo* fi, IoDir dir, const iovec* iov, int cnt) {
+  bool rd = dir == IoDir::Read;
   if (!fi->no_rwf_nowait) {
-    ssize_t r = REAL(preadv2)(fd, iov, cnt, -1, RWF_NOWAIT);
-    if (r >= 0 || errno != EOPNOTSUPP) return r;
-    fi->no_rwf_nowait = true;  // tty, some char devices: fall back below
-  }
-  pollfd p{fd, POLLIN, 0};
-  int k = REAL(poll)(&p, 1, 0);
-  if (k == 0) {
-    errno = EAGAIN;
-    return -1;
-  }
-  return REAL(readv)(fd, iov, cnt);
-}
-
-ssize_t nowait_writev(int fd, FdInfo* fi, const iovec* iov, int cnt) {
-  if (!fi->no_rwf_nowait) {
-    ssize_t r = REAL(pwritev2)(fd, iov, cnt, -1, RWF_NOWAIT);
+    ssize_t r = rd ? REAL(preadv2)(fd, iov, cnt, -1, RWF_NOWAIT) : REAL(pwritev2)(fd, iov, cnt, -1, RWF_NOWAIT);
     if (r >= 0 || errno != EOPNOTSUPP) return r;
     fi->no_rwf_nowait = true;
   }
-  pollfd p{fd, POLLOUT, 0};
-  int k = REAL(poll)(&p, 1, 0);
-  if (k == 0) {
+  pollfd p{fd, short(rd ? POLLIN : POLLOUT), 0};
+  if (REAL(poll)(&p, 1, 0) == 0) {
     errno = EAGAIN;
     return -1;
   }
-  return REAL(writev)(fd, iov, cnt);
+  return rd ? REAL(readv)(fd, iov, cnt) : REAL(writev)(fd, iov, cnt);
 }
 
 // May a short transfer on this fd be read as "the buffer is now empty"? Only
@@ -192,20 +179,14 @@ ssize_t do_readv(int fd, FdInfo* fi, const iovec* iov, int cnt) {
     });
   }
   return receive(fd, fi, want, io_deadline(0, g_config.io_timeout_ms), [&](int f) {
-    return f ? nowait_readv(fd, fi, iov, cnt) : REAL(readv)(fd, iov, cnt);
+    return f ? nowait_transfer(fd, fi, IoDir::Read, iov, cnt) : REAL(readv)(fd, iov, cnt);
   });
 }
 
+// sock_flags: send flags (from sendmsg) for a socket; callers without an fi
+// (not parkable) come from writev, so the plain call is the native one.
 ssize_t do_writev(int fd, FdInfo* fi, const iovec* iov, int cnt, int sock_flags) {
-  if (!fi) {
-    if (sock_flags) {
-      msghdr m{};
-      m.msg_iov = const_cast<iovec*>(iov);
-      m.msg_iovlen = size_t(cnt);
-      return REAL(sendmsg)(fd, &m, sock_flags);
-    }
-    return REAL(writev)(fd, iov, cnt);
-  }
+  if (!fi) return REAL(writev)(fd, iov, cnt);
   IovCursor cur;
   if (!cur.init(iov, cnt)) return REAL(writev)(fd, iov, cnt);  // EINVAL, as native
   if (is_socket(fi)) {
@@ -229,7 +210,7 @@ ssize_t do_writev(int fd, FdInfo* fi, const iovec* iov, int cnt, int sock_flags)
   }
   return transfer_all(fd, fi, IoDir::Write, cur, io_deadline(0, g_config.io_timeout_ms),
                       [&](iovec* p, int left, int f) {
-                        return f ? nowait_writev(fd, fi, p, left) : REAL(writev)(fd, p, left);
+                        return f ? nowait_transfer(fd, fi, IoDir::Write, p, left) : REAL(writev)(fd, p, left);
                       });
 }
 

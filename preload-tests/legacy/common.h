@@ -11,6 +11,7 @@
 #define COHOOK_LEGACY_COMMON_H
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -78,6 +79,29 @@ static inline int write_all(int fd, const void *buf, size_t len)
 }
 
 /* A TCP listener on 127.0.0.1, kernel-chosen port (tests run in parallel). */
+/* The late peer a blocking read waits for: a thread that writes `msg` to
+ * `fd` after `ms` milliseconds. `w` must outlive the thread; pthread_join
+ * the returned thread. */
+struct late_write {
+    int fd;
+    int ms;
+    const char *msg;
+};
+static inline void *late_write_thread(void *arg)
+{
+    struct late_write *w = arg;
+    msleep(w->ms);
+    if (write_all(w->fd, w->msg, strlen(w->msg)) != 0)
+        DIE("late write");
+    return NULL;
+}
+static inline pthread_t write_later(struct late_write *w)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, late_write_thread, w);
+    return t;
+}
+
 static inline int tcp_listener(int *port, int backlog)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -12,20 +12,11 @@
 
 static int peer;
 
-static void *late_writer(void *arg)
-{
-    (void)arg;
-    msleep(100);
-    if (write_all(peer, "late", 4) != 0)
-        DIE("late write");
-    return NULL;
-}
-
 /* read(fd) while the peer writes 100 ms later; prints what happened. */
 static void blocking_read(const char *label, int fd)
 {
-    pthread_t t;
-    pthread_create(&t, NULL, late_writer, NULL);
+    struct late_write w = {peer, 100, "late"};
+    pthread_t t = write_later(&w);
     char buf[16];
     double t0 = now_ms();
     ssize_t n = read(fd, buf, sizeof buf);

@@ -9,25 +9,14 @@
 
 #include <pthread.h>
 
-static int peer;
-
-static void *late_writer(void *arg)
-{
-    (void)arg;
-    msleep(100);
-    if (write_all(peer, "hello", 5) != 0)
-        DIE("write");
-    return NULL;
-}
 
 int main(void)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         DIE("socketpair");
-    peer = sv[1];
-    pthread_t t;
-    pthread_create(&t, NULL, late_writer, NULL);
+    struct late_write w = {sv[1], 100, "hello"};
+    pthread_t t = write_later(&w);
     char buf[16];
     ssize_t n = read(sv[0], buf, sizeof buf);
     pthread_join(t, NULL);

@@ -51,14 +51,6 @@ static const char *syscall_name(long nr)
     }
 }
 
-static void *late_writer(void *arg)
-{
-    (void)arg;
-    msleep(300);
-    if (write_all(peer, "payload", 7) != 0)
-        DIE("write");
-    return NULL;
-}
 
 static void *sampler(void *arg)
 {
@@ -98,7 +90,8 @@ int main(int argc, char **argv)
     peer = sv[1];
     main_tid = (pid_t)syscall(SYS_gettid);
     pthread_t w, s;
-    pthread_create(&w, NULL, late_writer, NULL);
+    struct late_write late = {peer, 300, "payload"};
+    w = write_later(&late);
     pthread_create(&s, NULL, sampler, NULL);
 
     char buf[64];
