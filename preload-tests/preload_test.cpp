@@ -426,3 +426,26 @@ TEST_CASE("recvmmsg waits for vlen datagrams, or one with MSG_WAITFORONE", "[mms
     require_native_says(p, {"recvmmsg vlen=3: 3 waited>=250ms: yes", "recvmmsg vlen=3 MSG_WAITFORONE: 1"});
     require_same(p);
 }
+
+// ---- 19 -----------------------------------------------------------------------
+TEST_CASE("the rest of the surface: accept4 ... sendfile64, close_range, signal variants", "[families]") {
+    auto p = both({bin("families")});
+    require_native_says(p, {
+        "accept4: ok cloexec yes nonblock no",
+        "recvfrom: 8 'datagram' from loopback yes",
+        "recvmsg: 1 byte F with an fd yes",
+        "then read: 5 'after'",
+        "pipe2 O_NONBLOCK read: -1 EAGAIN",
+        "sendmmsg: 3 3 3 5",
+        "sendfile: 2097152",
+        "sendfile64: 2097152",
+        "epoll_pwait2 timeout: 0 elapsed>=150ms: yes",
+        "close_range: closed yes, beyond kept yes",
+        "closefrom: closed yes",
+        "bsd_signal (restarts): read 1 after the data",
+        "sysv_signal (one-shot, interrupts): read -1 EINTR",
+        "signal + siginterrupt(1): read -1 EINTR",
+        "__sigaction without SA_RESTART: read -1 EINTR",
+    });
+    require_same(p);
+}
