@@ -27,6 +27,7 @@
 
 #include "poller.h"
 #include "scheduler.h"
+#include "thread.h"
 
 namespace cohook {
 
@@ -69,6 +70,7 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
       if (out) out->wasted++;
       if (c.drained) c.drained->store(epoch + 1, std::memory_order_relaxed);
     }
+    Thread::test_cancel();  // a blocking call is a cancellation point
     Scheduler* s = Scheduler::ensure();  // a carrier is made on the first wait only
     WaitResult w = s ? wait_fd(s->poller(), c.fd, c.dir, epoch, c.deadline) : WaitResult::NotPollable;
     if (out) {
@@ -90,6 +92,7 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
         if (c.restartable) continue;
         [[fallthrough]];
       case WaitResult::Interrupted:
+        Thread::test_cancel();  // pthread_cancel interrupts the wait
         errno = EINTR;
         return -1;
     }

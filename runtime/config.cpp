@@ -97,6 +97,8 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
   static const char* const kBool[] = {"0", "1", nullptr};
   static const Var kStackSize{"COHOOK_STACK_SIZE", Kind::Size, 16 << 10, 256 << 20,
                               "a size like 65536, 64k or 1m (16k..256m)"};
+  static const Var kStackMax{"COHOOK_STACK_MAX", Kind::Size, 16 << 10, 1 << 30,
+                             "a size like 8m (16k..1g): the largest stack a thread's attr may ask for"};
   static const Var kStackCache{"COHOOK_STACK_CACHE", Kind::Count, 0, 1000000,
                                "a whole number of stacks kept for reuse (0..1000000)"};
   static const Var kStackMode{"COHOOK_STACK_MODE", Kind::Word, 0, 1, "private or shared", kModes};
@@ -116,6 +118,7 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
   Config c = out;
   bool disable = c.disable;
   if (!read_var(get, kStackSize, c.stack_size, err, n)) return false;
+  if (!read_var(get, kStackMax, c.stack_max, err, n)) return false;
   if (!read_var(get, kStackCache, c.stack_cache, err, n)) return false;
   if (!read_var(get, kStackMode, c.stack_mode, err, n)) return false;
   if (!read_var(get, kShared, c.shared_stacks, err, n)) return false;

@@ -16,6 +16,7 @@ enum class LogLevel : uint8_t { Off, Error, Warn, Info, Debug };
 
 struct Config {
   size_t stack_size = 128 * 1024;         // COHOOK_STACK_SIZE
+  size_t stack_max = 8 << 20;             // COHOOK_STACK_MAX: cap for pthread_attr_setstacksize
   size_t stack_cache = 64;                // COHOOK_STACK_CACHE
   StackMode stack_mode = StackMode::Private;  // COHOOK_STACK_MODE
   unsigned shared_stacks = 64;            // COHOOK_SHARED_STACKS (slots, in shared mode)

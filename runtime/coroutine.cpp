@@ -60,7 +60,10 @@ Coroutine::Coroutine(MainTag)
   std::strcpy(name_, "main");
 }
 
-Coroutine::~Coroutine() { std::free(saved_); }
+Coroutine::~Coroutine() {
+  std::free(saved_);
+  if (user_free_) user_free_(user_);
+}
 
 Coroutine* Coroutine::current() { return t_current; }
 void Coroutine::set_current(Coroutine* co) { t_current = co; }
@@ -155,6 +158,12 @@ void Coroutine::start(void*, void* arg) {
   auto* self = static_cast<Coroutine*>(arg);
   asan_after_switch(nullptr);
   self->entry_(self->arg_);
+  exit_current();
+}
+
+void Coroutine::exit_current() {
+  Coroutine* self = t_current;
+  if (!self || self->is_thread_main_) std::abort();  // a thread's own stack cannot end this way
   self->state_ = CoState::Finished;
   // Last switch: this stack is never resumed, so ASan may drop its fake frames.
   asan_before_switch(nullptr, self->resumer_bounds_);

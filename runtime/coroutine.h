@@ -57,6 +57,9 @@ class Coroutine {
   void resume();
   // From inside the running coroutine: back to whoever resumed it.
   static void yield();
+  // From inside the running coroutine: finish it now, as if its entry had
+  // returned (pthread_exit after unwinding). Never for a thread's main.
+  [[noreturn]] static void exit_current();
   // The coroutine running on this thread (nullptr on a plain thread stack
   // or in a scheduler's dispatcher).
   static Coroutine* current();
@@ -74,6 +77,15 @@ class Coroutine {
   const Stack& stack() const { return shared_ ? shared_->stack : stack_; }
   Parker& parker() { return parker_; }
   Scheduler* home() const { return home_; }
+  bool is_thread_main() const { return is_thread_main_; }
+
+  // The owner's record (the shim's pthread), freed with the coroutine by
+  // `free_fn` unless that is null.
+  void* user() const { return user_; }
+  void set_user(void* u, void (*free_fn)(void*)) {
+    user_ = u;
+    user_free_ = free_fn;
+  }
 
  private:
   friend class Scheduler;
@@ -104,6 +116,8 @@ class Coroutine {
   size_t saved_size_ = 0, saved_cap_ = 0;
 
   Parker parker_;
+  void* user_ = nullptr;
+  void (*user_free_)(void*) = nullptr;
 
   // Scheduler bookkeeping (touched only by the Scheduler).
   Scheduler* home_ = nullptr;

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "overflow_guard.h"
+#include "sys.h"
 
 namespace cohook {
 
@@ -87,7 +88,7 @@ Scheduler::~Scheduler() {
 }
 
 Scheduler::Stats Scheduler::stats() const {
-  return Stats{switches_, polls_, remote_wakes_.load(std::memory_order_relaxed), live_};
+  return Stats{switches_, polls_, remote_wakes_.load(std::memory_order_relaxed), live_.load()};
 }
 
 // ---- spawning, finishing, joining ----------------------------------------------
@@ -98,34 +99,42 @@ Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOption
     errno = EAGAIN;
     return nullptr;
   }
-  if (!shared_.empty()) {
-    SharedStack& slot = shared_[next_shared_++ % shared_.size()];
-    if (!slot.stack.valid() && !StackPool::map_stack(slot.stack, normalize_stack_size(opt_.shared_stack_size))) {
-      delete co;  // errno = EAGAIN from the mapping
+  {
+    SpinGuard g(spawn_lock_);
+    if (!shared_.empty()) {
+      SharedStack& slot = shared_[next_shared_++ % shared_.size()];
+      if (!slot.stack.valid() && !StackPool::map_stack(slot.stack, normalize_stack_size(opt_.shared_stack_size))) {
+        delete co;  // errno = EAGAIN from the mapping
+        return nullptr;
+      }
+      co->use_shared_stack(&slot);
+    } else if (!co->use_private_stack(pool_, o.stack_size)) {
+      delete co;  // errno from the pool (EAGAIN)
       return nullptr;
     }
-    co->use_shared_stack(&slot);
-  } else if (!co->use_private_stack(pool_, o.stack_size)) {
-    delete co;  // errno from the pool (EAGAIN)
-    return nullptr;
+    co->all_next_ = all_;
+    if (all_) all_->all_prev_ = co;
+    all_ = co;
   }
   co->home_ = this;
   co->detached_ = o.detached;
   if (o.name) co->set_name(o.name);
-  co->all_next_ = all_;
-  if (all_) all_->all_prev_ = co;
-  all_ = co;
-  live_++;
-  make_ready_local(co);
+  co->set_user(o.user, o.user_free);
+  if (o.publish) *o.publish = co;
+  live_.fetch_add(1, std::memory_order_relaxed);
+  if (t_scheduler == this) make_ready_local(co);
+  else push_inbox(co);
   return co;
 }
 
 void Scheduler::on_finished(Coroutine* co) {
-  live_--;
-  co->release_stack(pool_);
-  if (co->all_prev_) co->all_prev_->all_next_ = co->all_next_;
-  else all_ = co->all_next_;
-  if (co->all_next_) co->all_next_->all_prev_ = co->all_prev_;
+  {
+    SpinGuard g(spawn_lock_);
+    co->release_stack(pool_);
+    if (co->all_prev_) co->all_prev_->all_next_ = co->all_next_;
+    else all_ = co->all_next_;
+    if (co->all_next_) co->all_next_->all_prev_ = co->all_prev_;
+  }
   bool free_now;
   {
     SpinGuard g(co->join_lock_);
@@ -134,33 +143,44 @@ void Scheduler::on_finished(Coroutine* co) {
     if (co->joiner_) co->joiner_->unpark();  // under the lock: see join()
   }
   if (free_now) delete co;
-  if (live_ == 0 && run_waiter_) run_waiter_->unpark();
+  if (live_.fetch_sub(1, std::memory_order_relaxed) == 1 && run_waiter_) run_waiter_->unpark();
 }
 
 void Scheduler::join(Coroutine* co) { join_until(co, kForever); }
 
 bool Scheduler::join_until(Coroutine* co, Deadline deadline) {
+  if (!wait_exit(co, deadline)) return false;
+  destroy(co);
+  return true;
+}
+
+bool Scheduler::wait_exit(Coroutine* co, Deadline deadline) {
   Parker* me = Parker::current();
   for (;;) {
     {
       SpinGuard g(co->join_lock_);
-      if (co->exited_) break;
+      if (co->exited_) return true;
       co->joiner_ = me;
     }
     if (!me->park_until(deadline)) {
       SpinGuard g(co->join_lock_);
-      if (!co->exited_) {
-        co->joiner_ = nullptr;
-        return false;
-      }
-      break;
+      if (co->exited_) return true;
+      co->joiner_ = nullptr;
+      return false;
     }
   }
+}
+
+bool Scheduler::has_exited(Coroutine* co) {
+  SpinGuard g(co->join_lock_);
+  return co->exited_;
+}
+
+void Scheduler::destroy(Coroutine* co) {
   // exited_ was set under the lock after the stack was released, and the
   // finisher touches nothing after unlocking: the object is ours now.
   { SpinGuard g(co->join_lock_); }
   delete co;
-  return true;
 }
 
 void Scheduler::detach(Coroutine* co) {
@@ -173,8 +193,13 @@ void Scheduler::detach(Coroutine* co) {
   if (free_now) delete co;
 }
 
+void Scheduler::abandon_after_fork() {
+  t_scheduler = nullptr;
+  Coroutine::set_current(nullptr);
+}
+
 void Scheduler::run() {
-  while (live_ > 0) {
+  while (live_.load(std::memory_order_relaxed) > 0) {
     run_waiter_ = &main_->parker_;
     main_->parker_.park();
   }
@@ -271,7 +296,7 @@ void Scheduler::yield() {
   Coroutine* co = Coroutine::current();
   Scheduler* s = t_scheduler;
   if (!co || !s || co->home_ != s || is_dispatcher(co)) {
-    sched_yield();
+    sys::sched_yield();  // not libc's: the shim hooks sched_yield
     return;
   }
   s->make_ready_local(co);

@@ -61,6 +61,10 @@ class Scheduler {
     size_t stack_size = 0;   // 0 = Options::stack_size (ignored on shared stacks)
     bool detached = false;   // freed when it finishes; nobody joins it
     const char* name = nullptr;
+    // Set before the coroutine can run (on another carrier it may run at once).
+    Coroutine** publish = nullptr;
+    void* user = nullptr;            // Coroutine::user(), freed with it by user_free
+    void (*user_free)(void*) = nullptr;
   };
   struct Stats {
     uint64_t switches = 0;   // dispatcher -> coroutine switches
@@ -93,8 +97,10 @@ class Scheduler {
   // True for the dispatcher context (which must never park).
   static bool is_dispatcher(const Coroutine* co);
 
-  // Start entry(arg) on this carrier. nullptr + errno (EAGAIN) when no stack.
-  // A non-detached coroutine must be joined.
+  // Start entry(arg) on this carrier, from any thread (a coroutine created
+  // from another carrier is handed over through the inbox and runs here for
+  // life). nullptr + errno (EAGAIN) when no stack. A non-detached coroutine
+  // must be joined.
   Coroutine* spawn(Coroutine::Entry entry, void* arg, const SpawnOptions& o);
   Coroutine* spawn(Coroutine::Entry entry, void* arg) { return spawn(entry, arg, SpawnOptions{}); }
 
@@ -103,11 +109,25 @@ class Scheduler {
   static void join(Coroutine* co);
   // Like join, but gives up at the deadline (false; co stays joinable).
   static bool join_until(Coroutine* co, Deadline deadline);
+  // join in two steps, for a joiner that reads the result in between: wait
+  // until co has finished (false at the deadline), then free it.
+  static bool wait_exit(Coroutine* co, Deadline deadline);
+  static bool has_exited(Coroutine* co);
+  static void destroy(Coroutine* co);
   // Never joined: freed as soon as it finishes.
   static void detach(Coroutine* co);
 
   // From main: run until every coroutine spawned here has finished.
   void run();
+  // Coroutines spawned here and not finished yet (any thread may ask).
+  size_t live() const { return live_.load(std::memory_order_relaxed); }
+
+  // In a child after fork(): this thread's scheduler belongs to the parent's
+  // world (other carriers, coroutines that do not exist here). Forget it
+  // without freeing anything -- the caller may be running on one of its
+  // stacks -- so that a fresh Scheduler can adopt the running context as its
+  // main.
+  static void abandon_after_fork();
 
   // For the running coroutine (or main):
   static void yield();                      // to the back of the ready queue
@@ -122,6 +142,10 @@ class Scheduler {
   // every such handler had SA_RESTART). A handler that interrupted running
   // code interrupts nothing, as natively.
   static void note_signal(bool restartable);
+
+  // The carrier's OS thread (its pthread_t), as the owner recorded it.
+  void set_os_thread(unsigned long h) { os_thread_ = h; }
+  unsigned long os_thread() const { return os_thread_; }
 
   Poller& poller() { return poller_; }
   TimerHeap& timers() { return timers_; }
@@ -152,6 +176,7 @@ class Scheduler {
   void switch_to_dispatcher(Coroutine* self);
 
   bool ok_ = false;
+  unsigned long os_thread_ = 0;
   Options opt_;
   StackPool pool_;
   Poller poller_;
@@ -169,8 +194,11 @@ class Scheduler {
   volatile sig_atomic_t signal_seen_ = 0;      // set by note_signal
   volatile sig_atomic_t signal_restart_ = 1;
 
+  // spawn() may come from other threads: the stack pool, the shared slots
+  // and the list of all coroutines are guarded by this lock.
+  SpinLock spawn_lock_;
   Coroutine* all_ = nullptr;
-  size_t live_ = 0;
+  std::atomic<size_t> live_{0};
   Parker* run_waiter_ = nullptr;  // main, parked in run()
   Nanos last_poll_ = 0;
   unsigned busy_passes_ = 0;

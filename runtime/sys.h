@@ -43,6 +43,7 @@ inline long write(int fd, const void* buf, unsigned long n) {
   return call6(SYS_write, fd, long(buf), long(n));
 }
 inline long close(int fd) { return call6(SYS_close, fd); }
+inline long sched_yield() { return call6(SYS_sched_yield); }
 inline long eventfd(unsigned initval, int flags) { return call6(SYS_eventfd2, initval, flags); }
 inline long epoll_create(int flags) { return call6(SYS_epoll_create1, flags); }
 inline long epoll_ctl(int epfd, int op, int fd, void* ev) { return call6(SYS_epoll_ctl, epfd, op, fd, long(ev)); }

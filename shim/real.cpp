@@ -39,6 +39,8 @@ void* lookup(const char* name) {
 COHOOK_FOR_EACH_REAL(COHOOK_DEFINE_REAL)
 #undef COHOOK_DEFINE_REAL
 
+void* lookup_symbol(const char* name) { return lookup(name); }
+
 void resolve_all() {
 #define COHOOK_RESOLVE(name) resolve_##name();
   COHOOK_FOR_EACH_REAL(COHOOK_RESOLVE)

@@ -45,6 +45,8 @@ COHOOK_FOR_EACH_REAL(COHOOK_DECLARE_REAL)
 
 // Resolve everything now (from the shim's constructor).
 void resolve_all();
+// The next definition of any symbol (for hooks that keep their own cache).
+void* lookup_symbol(const char* name);
 
 }  // namespace cohook::real
 

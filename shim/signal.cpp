@@ -52,6 +52,14 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
   }
 }
 
+}  // namespace
+
+bool cohook::shim::signal_restarts(int sig) {
+  return sig > 0 && sig < _NSIG && g_installed[sig].wrapped && (g_installed[sig].act.sa_flags & SA_RESTART);
+}
+
+namespace {
+
 bool is_function(const struct sigaction* a) {
   if (a->sa_flags & SA_SIGINFO) return a->sa_sigaction != nullptr;
   return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;

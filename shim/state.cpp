@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -13,6 +14,7 @@
 #include "fd_info.h"
 #include "overflow_guard.h"
 #include "real.h"
+#include "thread.h"
 
 namespace cohook::shim {
 
@@ -23,6 +25,37 @@ Stats g_stats;
 namespace {
 
 thread_local Scheduler* t_carrier = nullptr;
+thread_local int t_is_main = -1;  // unknown yet
+CarrierSet g_carriers;
+unsigned long g_main_handle = 0;
+
+using pthread_self_t = pthread_t (*)();
+using pthread_create_t = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+pthread_self_t os_pthread_self() {
+  static auto f = reinterpret_cast<pthread_self_t>(real::lookup_symbol("pthread_self"));
+  return f;
+}
+
+// How the carrier set starts a carrier: a real, detached OS thread. Its own
+// stack only ever holds a parked main context; the dispatcher has its own.
+int start_carrier_thread(void* (*fn)(void*), void* arg) {
+  static auto create = reinterpret_cast<pthread_create_t>(real::lookup_symbol("pthread_create"));
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 256 * 1024);
+  pthread_t t;
+  int r = create ? create(&t, &a, fn, arg) : ENOSYS;
+  pthread_attr_destroy(&a);
+  return r;
+}
+
+unsigned default_carriers() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return unsigned(CPU_COUNT(&set));
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? unsigned(n) : 1;
+}
 thread_local bool t_carrier_gone = false;  // this thread is exiting
 
 // Frees the thread's carrier when the thread exits. After that, hooks called
@@ -64,11 +97,11 @@ void print_stats() {
   char buf[512];
   int n = std::snprintf(buf, sizeof buf,
                         "cohook stats: pid %d parks %lu eagain_attempts %lu timeouts %lu closed_waits %lu "
-                        "native_blocks %lu carriers %lu\n",
+                        "native_blocks %lu carriers %lu threads_created %lu\n",
                         int(getpid()), (unsigned long)g_stats.parks.load(),
                         (unsigned long)g_stats.eagain_attempts.load(), (unsigned long)g_stats.timeouts.load(),
                         (unsigned long)g_stats.closed_waits.load(), (unsigned long)g_stats.native_blocks.load(),
-                        (unsigned long)g_stats.carriers.load());
+                        (unsigned long)g_stats.carriers.load(), (unsigned long)g_stats.threads_created.load());
   if (n <= 0) return;
   if (std::strcmp(g_config.stats, "stderr") == 0) {
     for (const char* p = buf; n > 0;) {
@@ -85,13 +118,31 @@ void print_stats() {
 
 // fork: the child has only the forking thread. Every carrier's epoll instance
 // is shared with the parent (same open file), so the child must not use any
-// of them: forget all registrations, drop the forking thread's carrier (a
-// new one is made on first use) and leak the others' memory -- their threads
-// do not exist here.
+// of them: forget all registrations and start a fresh runtime. The forking
+// context stays: forked from the thread's own stack, its carrier is freed
+// (a new one is made on first use); forked from a coroutine -- a program
+// thread running on some carrier -- the old scheduler is abandoned (we may be
+// running on one of its stacks) and a new one adopts the running coroutine as
+// its main, keeping its pthread identity. The other carriers' memory is
+// leaked: their threads do not exist here.
 void after_fork_in_child() {
   forget_all_fds_after_fork();
-  if (t_carrier && Coroutine::current() == t_carrier->main_coroutine()) delete t_carrier;
+  t_is_main = -1;
+  Coroutine* co = Coroutine::current();
+  Thread* adopted = nullptr;
+  if (t_carrier && co == t_carrier->main_coroutine()) {
+    delete t_carrier;
+  } else if (t_carrier) {
+    adopted = Thread::current();
+    Scheduler::abandon_after_fork();
+  }
   t_carrier = nullptr;
+  Thread::reset_after_fork(adopted != nullptr);
+  g_main_handle = os_pthread_self()();
+  g_carriers.reset_after_fork(nullptr);
+  if (adopted) {
+    if (Scheduler* s = carrier()) s->main_coroutine()->set_user(adopted, nullptr);
+  }
 }
 
 }  // namespace
@@ -103,6 +154,8 @@ Scheduler* carrier() {
   t_carrier = Scheduler::try_create(scheduler_options());
   (void)&t_owner;  // make sure the TLS destructor is registered
   if (t_carrier) {
+    t_carrier->set_os_thread(os_pthread_self()());
+    if (is_main_thread()) g_carriers.set_first(t_carrier);
     g_stats.carriers.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::Debug, "carrier made for thread %d", int(gettid()));
   } else {
@@ -113,6 +166,21 @@ Scheduler* carrier() {
   }
   return t_carrier;
 }
+
+bool is_main_thread() {
+  if (t_is_main < 0) t_is_main = gettid() == getpid();
+  return t_is_main;
+}
+
+unsigned long main_thread_handle() { return g_main_handle; }
+
+unsigned long os_thread_of(unsigned long h) {
+  if (Thread* t = Thread::from_handle(h))
+    if (Scheduler* s = t->home()) return s->os_thread();
+  return h;
+}
+
+CarrierSet& carriers() { return g_carriers; }
 
 bool can_park() {
   if (!active()) return false;
@@ -165,6 +233,8 @@ __attribute__((constructor(101))) void start() {
     return;
   }
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  g_main_handle = os_pthread_self()();
+  g_carriers.configure(g_config.carriers ? g_config.carriers : default_carriers(), &start_carrier_thread, &carrier);
   overflow_guard_use_sigaction(REAL(sigaction));
   Scheduler::set_factory(carrier);
   if (std::strcmp(g_config.stats, "stderr") == 0) {

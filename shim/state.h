@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 
+#include "carrier_set.h"
 #include "config.h"
 #include "scheduler.h"
 
@@ -19,6 +20,15 @@ inline bool active() { return g_mode.load(std::memory_order_relaxed) == Mode::Ac
 // cannot have one (shim inactive, thread exiting, no fds or memory left).
 Scheduler* carrier();
 
+// Is the calling OS thread the process's main thread (pid == tid)?
+bool is_main_thread();
+// libc's pthread_t of the main thread (where process signals are handled).
+unsigned long main_thread_handle();
+// The OS thread behind a pthread_t: a coroutine's carrier, or itself.
+unsigned long os_thread_of(unsigned long pthread_handle);
+// The carriers coroutines are placed on (COHOOK_THREADS=coroutine).
+CarrierSet& carriers();
+
 // Can the caller park here instead of blocking its thread? (A coroutine or a
 // carrier's main context; not the dispatcher, not a dying thread.)
 bool can_park();
@@ -31,6 +41,8 @@ Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms);
 unsigned long signals_handled_on_this_thread();
 // Put the trampoline in front of handlers installed before the shim started.
 void wrap_existing_handlers();
+// Does the program's handler for sig restart interrupted calls (SA_RESTART)?
+bool signal_restarts(int sig);
 
 // Debug/info logging to stderr, honouring COHOOK_LOG.
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -43,6 +55,7 @@ struct Stats {
   std::atomic<uint64_t> native_blocks{0};  // blocking calls left to block the thread
   std::atomic<uint64_t> carriers{0};    // carriers (schedulers) made
   std::atomic<uint64_t> eagain_attempts{0};  // non-blocking attempts that found nothing
+  std::atomic<uint64_t> threads_created{0};  // pthread_create calls that made coroutines
 };
 extern Stats g_stats;
 
