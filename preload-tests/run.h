@@ -212,6 +212,9 @@ public:
     // Signal the program (not its group).
     void signal_it(int sig) { kill(pid_, sig); }
 
+    // Its process id (for /proc/<pid>/...).
+    pid_t pid() const { return pid_; }
+
 private:
     // Read whatever is available on stdout/stderr, waiting up to `ms`.
     void pump(int ms) {

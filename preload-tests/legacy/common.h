@@ -169,4 +169,93 @@ static inline int count_eventpoll_fds(void)
     return count;
 }
 
+/* ---- helpers for the thread programs (prodcons, rwlock, joins...) ---- */
+
+/* A hang becomes a clear failure: SIGALRM's default action kills the
+ * process ("killed by SIGALRM" in the runner's report). */
+static inline void self_alarm(unsigned secs)
+{
+    alarm(secs);
+}
+
+/* pthread_create that dies on failure. */
+static inline pthread_t spawn(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, fn, arg);
+    if (rc != 0) {
+        errno = rc;
+        DIE("pthread_create");
+    }
+    return t;
+}
+
+/* Join and return the thread's value as a long; dies on failure. */
+static inline long join_long(pthread_t t)
+{
+    void *v;
+    int rc = pthread_join(t, &v);
+    if (rc != 0) {
+        errno = rc;
+        DIE("pthread_join");
+    }
+    return (long)v;
+}
+
+/* An absolute deadline `ms` from now on clock `clk` (for the *timedwait,
+ * *timedlock, *clockwait and *timedjoin families). */
+static inline struct timespec deadline_in(clockid_t clk, int ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Has clock `clk` reached the absolute time `d`? ("never early") */
+static inline int reached(clockid_t clk, const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(clk, &now);
+    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
+/* A deadline with tv_nsec out of range (EINVAL when the call would wait). */
+static inline struct timespec bad_deadline(clockid_t clk)
+{
+    struct timespec ts = deadline_in(clk, 1000);
+    ts.tv_nsec = 1000000000L;
+    return ts;
+}
+
+/* "0" or the errno name of a pthread-style return code. */
+static inline const char *rcname(int rc)
+{
+    return rc == 0 ? "0" : ename(rc);
+}
+
+/* The number after "key:" in /proc/self/status (kB for Vm*, a count for
+ * Threads), or -1. */
+static inline long self_status(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t kl = strlen(key);
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtol(line + kl + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
 #endif

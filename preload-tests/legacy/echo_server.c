@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     }
     max_conns = atoi(argv[1]);
     int port;
-    int lfd = tcp_listener(&port, 1024);
+    int lfd = tcp_listener(&port, 4096);
     printf("port %d\n", port);
     fflush(stdout);
     pthread_attr_t attr;
