@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "sys.h"
+
 namespace cohook {
 
 void CarrierSet::configure(unsigned n, StartThread start, MakeScheduler make) {
@@ -45,8 +47,13 @@ void* CarrierSet::carrier_main(void* self) {
 
 void CarrierSet::start_others() {
   if (started_.exchange(true)) return;
-  for (unsigned i = 1; i < n_; ++i)
+  unsigned started = 1;
+  for (unsigned i = 1; i < n_; ++i, ++started)
     if (!start_ || start_(&CarrierSet::carrier_main, this) != 0) break;  // fewer carriers, not none
+  // Wait (once, briefly) until they run, so the first burst of creations is
+  // spread over all of them rather than piled on carrier 0.
+  Deadline give_up = deadline_after(1000 * 1000 * 1000);
+  while (running() < started && now_ns() < give_up) sys::sched_yield();
 }
 
 Scheduler* CarrierSet::pick() {

@@ -85,6 +85,7 @@ class Parker {
   Timer timer_;        // the park deadline, armed on the home carrier
   std::atomic<uint8_t> interrupt_{0};
   bool timer_fired_ = false;
+  uint32_t park_seq_ = 0;  // coroutine parks so far: tells one wait from the next
 };
 
 }  // namespace cohook

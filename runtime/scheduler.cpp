@@ -234,6 +234,7 @@ bool Scheduler::park_coroutine(Coroutine* co, Deadline deadline) {
   uint32_t expected = Parker::kIdle;
   if (word.compare_exchange_strong(expected, Parker::kParked, std::memory_order_acq_rel)) {
     co->state_ = CoState::Parked;
+    p.park_seq_++;
     s->switch_to_dispatcher(co);
   } else {
     word.store(Parker::kIdle, std::memory_order_relaxed);  // a permit arrived meanwhile
@@ -320,9 +321,31 @@ void Scheduler::note_signal(bool restartable) {
     Parker::current()->mark_interrupted(restartable);
     return;
   }
-  if (Coroutine::current() != s->dispatcher_.get()) return;  // running code: nothing blocked
+  // The carrier's main context is "the thread" the kernel delivered this to
+  // (carriers other than the main thread's block process signals). It was
+  // in a system call only if it is parked now; running code is interrupted
+  // in nothing, as natively.
+  Coroutine* m = s->signal_target_ ? s->signal_target_ : s->main_.get();
+  if (Coroutine::current() == m || m->state_ != CoState::Parked) return;
   if (!restartable) s->signal_restart_ = 0;
+  s->signal_victim_ = m;
+  s->signal_park_seq_ = m->parker_.park_seq_;
   s->signal_seen_ = 1;
+}
+
+// Not in the handler: the dispatcher may itself have been interrupted in the
+// middle of its queues. It ends main's wait here -- the same wait the signal
+// found it in (a later one must not see a stale EINTR).
+void Scheduler::deliver_signal_interrupt() {
+  bool restart = signal_restart_;
+  uint32_t seq = signal_park_seq_;
+  Coroutine* victim = signal_victim_;
+  signal_seen_ = 0;
+  signal_restart_ = 1;
+  if (victim && victim->state_ == CoState::Parked && victim->parker_.park_seq_ == seq) {
+    victim->parker_.mark_interrupted(restart);
+    victim->parker_.unpark();
+  }
 }
 
 // ---- the dispatcher -------------------------------------------------------------
@@ -356,6 +379,8 @@ void Scheduler::dispatch_loop() {
       run_one(co);
       if (was_last) break;
     }
+    // A handler that ran on a coroutine may have found main in a wait.
+    if (signal_seen_) deliver_signal_interrupt();
     bool busy = ready_head_ != nullptr;
     // The clock costs ~25 ns on a VM: while busy, read it every 16th pass.
     bool look = !busy || (++busy_passes_ & 15) == 0 || !timers_.empty();
@@ -368,17 +393,7 @@ void Scheduler::dispatch_loop() {
       }
       poller_.poll(until);
       sleeping_.store(false, std::memory_order_relaxed);
-      if (signal_seen_) {
-        // A handler ran while this carrier was idle: the thread "was blocked
-        // in a system call". Its main coroutine is the one that gets EINTR.
-        bool restart = signal_restart_;
-        signal_seen_ = 0;
-        signal_restart_ = 1;
-        if (main_->state_ == CoState::Parked) {
-          main_->parker_.mark_interrupted(restart);
-          main_->parker_.unpark();
-        }
-      }
+      if (signal_seen_) deliver_signal_interrupt();
       polls_++;
       now = last_poll_ = now_ns();
     }

@@ -136,12 +136,21 @@ class Scheduler {
   static bool sleep_for(Nanos d) { return sleep_until(deadline_after(d)); }
 
   // From a signal handler (async-signal-safe): a handler is running on this
-  // thread. If it interrupted the carrier while idle -- every coroutine of it
-  // parked, as a thread would be blocked in a system call -- the main
-  // coroutine's interruptible wait ends with Interrupted (or Restart when
-  // every such handler had SA_RESTART). A handler that interrupted running
-  // code interrupts nothing, as natively.
+  // thread. The carrier's main coroutine stands for the OS thread the kernel
+  // chose: if it is parked -- as a thread would be blocked in a system call --
+  // its interruptible wait ends with Interrupted (or Restart when every such
+  // handler had SA_RESTART), whatever other coroutine the handler happened to
+  // interrupt. If main itself was running, nothing is interrupted, as natively.
   static void note_signal(bool restartable);
+  // While a coroutine waits with its own signal mask applied to the carrier
+  // (ppoll, pselect, epoll_pwait), signals are meant for it, not for main.
+  // One at a time: false if another coroutine's masked wait is active.
+  bool claim_signal_target(Coroutine* co) {
+    if (signal_target_ && signal_target_ != co) return false;
+    signal_target_ = co;
+    return true;
+  }
+  void release_signal_target() { signal_target_ = nullptr; }
 
   // The carrier's OS thread (its pthread_t), as the owner recorded it.
   void set_os_thread(unsigned long h) { os_thread_ = h; }
@@ -174,6 +183,7 @@ class Scheduler {
   void push_inbox(Coroutine* co);
   void drain_inbox();
   void switch_to_dispatcher(Coroutine* self);
+  void deliver_signal_interrupt();
 
   bool ok_ = false;
   unsigned long os_thread_ = 0;
@@ -193,6 +203,9 @@ class Scheduler {
   std::atomic<bool> sleeping_{false};
   volatile sig_atomic_t signal_seen_ = 0;      // set by note_signal
   volatile sig_atomic_t signal_restart_ = 1;
+  uint32_t signal_park_seq_ = 0;               // the wait the signal found
+  Coroutine* signal_victim_ = nullptr;         // whose wait that is
+  Coroutine* signal_target_ = nullptr;         // see claim_signal_target
 
   // spawn() may come from other threads: the stack pool, the shared slots
   // and the list of all coroutines are guarded by this lock.

@@ -40,15 +40,22 @@ Deadline ts_deadline(const timespec* ts) {
 // epoll_pwait do atomically. The race those calls exist to close -- a signal
 // made deliverable by the new mask arrives before the wait starts -- is
 // closed by counting handlers: one that ran as the mask opened ends the call
-// with EINTR at once. Returns false (nothing done) when the mask cannot be
-// applied to this thread alone.
+// with EINTR at once. The mask is the carrier's while the caller waits, so
+// other coroutines of that carrier run under it meanwhile, and a signal it
+// lets through interrupts this wait (Scheduler::claim_signal_target).
+// Returns false (nothing done) when another coroutine of the carrier is in
+// such a wait already: the caller then blocks natively.
 template <class Wait>
 bool with_mask(const sigset_t* mask, int& result, Wait wait) {
   Scheduler* s = Scheduler::ensure();
-  if (!s || s->stats().live > 0) return false;
+  Coroutine* me = Coroutine::current();
+  if (!s || !me || !s->claim_signal_target(me)) return false;
   unsigned long seen = signals_handled_on_this_thread();
   sigset_t old;
-  if (pthread_sigmask(SIG_SETMASK, mask, &old) != 0) return false;
+  if (pthread_sigmask(SIG_SETMASK, mask, &old) != 0) {
+    s->release_signal_target();
+    return false;
+  }
   if (signals_handled_on_this_thread() != seen) {
     result = -1;
     errno = EINTR;
@@ -57,6 +64,7 @@ bool with_mask(const sigset_t* mask, int& result, Wait wait) {
   }
   int e = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  s->release_signal_target();
   errno = e;
   return true;
 }

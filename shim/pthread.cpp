@@ -342,6 +342,7 @@ COHOOK_HOOK int pthread_kill(pthread_t th, int sig) noexcept {
   if (sig < 0 || sig >= NSIG) return EINVAL;
   if (sig == 0) return 0;  // it exists (joinable or running)
   t->interrupt_wait(signal_restarts(sig));
+  route_next_signal(sig);
   return NEXT(pthread_kill)(main_thread_handle(), sig);
 }
 

@@ -37,12 +37,21 @@ struct Installed {
 Installed g_installed[_NSIG];
 SpinLock g_lock;
 thread_local volatile sig_atomic_t t_handled = 0;  // handlers run on this thread
+// pthread_kill to a coroutine is sent to the main thread to run the handler;
+// the coroutine's own wait was interrupted by pthread_kill already, so that
+// delivery must not interrupt main's.
+std::atomic<int> g_routed[_NSIG];
 
 void trampoline(int sig, siginfo_t* info, void* uc) {
   int saved = errno;  // the program's handler sees errno as it was
   const struct sigaction& a = g_installed[sig].act;
   t_handled = t_handled + 1;
-  Scheduler::note_signal(a.sa_flags & SA_RESTART);
+  int routed = g_routed[sig].load(std::memory_order_relaxed);
+  if (routed > 0 && g_routed[sig].compare_exchange_strong(routed, routed - 1)) {
+    // for a coroutine's wait, already interrupted
+  } else {
+    Scheduler::note_signal(a.sa_flags & SA_RESTART);
+  }
   errno = saved;
   if (a.sa_flags & SA_RESETHAND) g_installed[sig].wrapped = false;  // the kernel reset it to SIG_DFL
   if (a.sa_flags & SA_SIGINFO) {
@@ -53,6 +62,10 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
 }
 
 }  // namespace
+
+void cohook::shim::route_next_signal(int sig) {
+  if (sig > 0 && sig < _NSIG && g_installed[sig].wrapped) g_routed[sig].fetch_add(1);
+}
 
 bool cohook::shim::signal_restarts(int sig) {
   return sig > 0 && sig < _NSIG && g_installed[sig].wrapped && (g_installed[sig].act.sa_flags & SA_RESTART);

@@ -43,6 +43,9 @@ unsigned long signals_handled_on_this_thread();
 void wrap_existing_handlers();
 // Does the program's handler for sig restart interrupted calls (SA_RESTART)?
 bool signal_restarts(int sig);
+// The next delivery of sig runs a handler for a coroutine (pthread_kill):
+// it must not interrupt the main thread's own wait.
+void route_next_signal(int sig);
 
 // Debug/info logging to stderr, honouring COHOOK_LOG.
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
