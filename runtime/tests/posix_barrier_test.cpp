@@ -1,0 +1,77 @@
+#include "posix_barrier.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "contend.h"
+
+using namespace cohook;
+using cohook::test::contend;
+
+TEST(Barrier, OneSerialPerPhaseAcrossCarriersAndThreads) {
+  constexpr int kWaiters = 14, kPhases = 300;
+  alignas(8) unsigned char storage[32];
+  Barrier* b;
+  ASSERT_EQ(Barrier::init_at(storage, kWaiters, &b), 0);
+  EXPECT_TRUE(Barrier::is_ours(storage));
+  std::atomic<int> serial[kPhases] = {};
+  std::atomic<int> arrived[kPhases] = {};
+  std::atomic<bool> early{false};
+  contend(6, 2, [&](int) {
+    for (int p = 0; p < kPhases; ++p) {
+      arrived[p]++;
+      int r = b->wait();
+      ASSERT_TRUE(r == 0 || r == Barrier::kSerial);
+      if (r == Barrier::kSerial) serial[p]++;
+      if (arrived[p].load() != kWaiters) early = true;  // left before everyone came
+    }
+  });
+  EXPECT_FALSE(early.load());
+  for (int p = 0; p < kPhases; ++p) EXPECT_EQ(serial[p].load(), 1) << "phase " << p;
+  EXPECT_EQ(b->destroy(), 0);
+  EXPECT_FALSE(Barrier::is_ours(storage));
+}
+
+TEST(Barrier, CountOfOneAndErrors) {
+  alignas(8) unsigned char storage[32];
+  Barrier* b;
+  EXPECT_EQ(Barrier::init_at(storage, 0, &b), EINVAL);
+  ASSERT_EQ(Barrier::init_at(storage, 1, &b), 0);
+  EXPECT_EQ(b->wait(), Barrier::kSerial);
+  EXPECT_EQ(b->wait(), Barrier::kSerial);
+  ASSERT_EQ(Barrier::init_at(storage, 2, &b), 0);
+  std::thread t([&] { b->wait(); });
+  // While one waits, destroy refuses.
+  for (;;) {
+    int r = b->destroy();
+    if (r == EBUSY) break;
+    ASSERT_EQ(r, 0);
+    ASSERT_EQ(Barrier::init_at(storage, 2, &b), 0);  // it was too early: undo
+    std::this_thread::yield();
+  }
+  b->wait();
+  t.join();
+  EXPECT_EQ(b->destroy(), 0);
+}
+
+// The serial thread frees the barrier as soon as it returns; the others
+// must not touch it after being released (ASan checks).
+TEST(Barrier, FreedByTheSerialWaiter) {
+  for (int round = 0; round < 300; ++round) {
+    auto* storage = new unsigned long[4];
+    Barrier* b;
+    ASSERT_EQ(Barrier::init_at(storage, 3, &b), 0);
+    auto go = [b, storage] {
+      if (b->wait() == Barrier::kSerial) {
+        b->destroy();
+        delete[] storage;
+      }
+    };
+    std::thread t1(go), t2(go);
+    go();
+    t1.join();
+    t2.join();
+  }
+}
