@@ -37,6 +37,8 @@ class CarrierSet {
   // Carriers running now (published), and configured.
   unsigned running() const;
   unsigned configured() const { return n_; }
+  // Carrier 0 (the main thread's), or nullptr before it exists.
+  Scheduler* first() const { return slots_[0].load(std::memory_order_acquire); }
   // Is s one of ours?
   bool contains(const Scheduler* s) const;
   // Child after fork: only the calling thread exists; its new scheduler (or

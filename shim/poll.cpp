@@ -8,10 +8,8 @@
 // instance is itself a pollable fd: we wait for it to become readable.
 //
 // A call that installs a signal mask for the wait (ppoll, pselect,
-// epoll_pwait with a non-null mask) parks with the thread's mask replaced for
-// the duration -- which is exactly the call's semantics while the carrier
-// runs no coroutine but the thread's own (the mask is per thread). A carrier
-// with other coroutines passes such calls through to the kernel instead.
+// epoll_pwait with a non-null mask) parks with the carrier's mask replaced
+// for the duration (masked_wait.h).
 #include <pthread.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -20,6 +18,7 @@
 #include <new>
 
 #include "hook.h"
+#include "masked_wait.h"
 
 using namespace cohook;
 using namespace cohook::shim;
@@ -34,39 +33,6 @@ Deadline ms_deadline(int timeout_ms) {
 Deadline ts_deadline(const timespec* ts) {
   if (!ts) return kForever;
   return deadline_after(int64_t(ts->tv_sec) * 1000000000 + ts->tv_nsec);
-}
-
-// Runs wait() with the thread's signal mask set to `mask`, as ppoll/pselect/
-// epoll_pwait do atomically. The race those calls exist to close -- a signal
-// made deliverable by the new mask arrives before the wait starts -- is
-// closed by counting handlers: one that ran as the mask opened ends the call
-// with EINTR at once. The mask is the carrier's while the caller waits, so
-// other coroutines of that carrier run under it meanwhile, and a signal it
-// lets through interrupts this wait (Scheduler::claim_signal_target).
-// Returns false (nothing done) when another coroutine of the carrier is in
-// such a wait already: the caller then blocks natively.
-template <class Wait>
-bool with_mask(const sigset_t* mask, int& result, Wait wait) {
-  Scheduler* s = Scheduler::ensure();
-  Coroutine* me = Coroutine::current();
-  if (!s || !me || !s->claim_signal_target(me)) return false;
-  unsigned long seen = signals_handled_on_this_thread();
-  sigset_t old;
-  if (pthread_sigmask(SIG_SETMASK, mask, &old) != 0) {
-    s->release_signal_target();
-    return false;
-  }
-  if (signals_handled_on_this_thread() != seen) {
-    result = -1;
-    errno = EINTR;
-  } else {
-    result = wait();
-  }
-  int e = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  s->release_signal_target();
-  errno = e;
-  return true;
 }
 
 // poll(2) semantics over a pollfd array, parking between zero-timeout polls.
