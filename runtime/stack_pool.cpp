@@ -4,9 +4,73 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <new>
+
 #include "sanitizers.h"
 
+// Linux 6.13 (older headers lack them).
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 namespace cohook {
+
+namespace {
+constexpr size_t kMaxSlabStacks = 64;
+constexpr size_t kMaxSlabBytes = size_t(64) << 20;
+
+enum GuardMode : int { kUnknown, kRegions, kMprotect };
+std::atomic<int> g_guard_mode{kUnknown};
+std::atomic<bool> g_force_legacy{false};
+
+void* map_anon(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// Does MADV_GUARD_INSTALL work here? Its return value alone does not tell:
+// qemu-user (7.2 at least) takes unknown advice as a hint, returns 0 and
+// installs nothing. Populating a real guard region fails with EFAULT.
+GuardMode probe_guard_regions() {
+  const int saved = errno;
+  const size_t p = page_size();
+  void* m = map_anon(2 * p);
+  if (!m) {
+    errno = saved;
+    return kUnknown;  // no room to look: ask again next time
+  }
+  bool ok = madvise(m, p, MADV_GUARD_INSTALL) == 0 &&
+            madvise(m, p, MADV_POPULATE_READ) != 0 && errno == EFAULT;
+  munmap(m, 2 * p);
+  errno = saved;
+  return ok ? kRegions : kMprotect;
+}
+
+// A stack handed out or given back: clear ASan's poison of frames a previous
+// user (or an old mapping at this address) left behind. Checked first because
+// clearing writes the shadow, 1/8 of the stack, and a fresh slab stack is
+// almost always clean (100k stacks: 1.7 GB of shadow otherwise).
+void unpoison(void* p, size_t n) {
+#ifdef COHOOK_ASAN
+  if (__asan_region_is_poisoned(p, n)) asan_unpoison(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
+void unpoison(const Stack& s) { unpoison(s.limit(), s.usable()); }
+
+// The guard below a freshly mapped stack at `base`.
+bool install_guard(char* base) {
+  if (StackPool::guard_regions() && madvise(base, page_size(), MADV_GUARD_INSTALL) == 0) return true;
+  return mprotect(base, page_size(), PROT_NONE) == 0;  // ENOMEM at max_map_count
+}
+}  // namespace
 
 size_t page_size() {
   static const size_t p = size_t(sysconf(_SC_PAGESIZE));
@@ -29,25 +93,36 @@ bool Stack::overflow_hit(const void* addr) const {
   return a < lo + guard && a + slack >= lo;
 }
 
+bool StackPool::guard_regions() {
+  if (g_force_legacy.load(std::memory_order_relaxed)) return false;
+  int m = g_guard_mode.load(std::memory_order_relaxed);
+  if (m == kUnknown) {
+    m = probe_guard_regions();  // two threads may both probe: same answer
+    if (m != kUnknown) g_guard_mode.store(m, std::memory_order_relaxed);
+  }
+  return m == kRegions;
+}
+
+void StackPool::force_legacy_guards_for_tests(bool on) { g_force_legacy.store(on); }
+
 bool StackPool::map_stack(Stack& out, size_t usable) {
   out = Stack{};
   const size_t guard = page_size();
   const size_t total = usable + guard;
-  void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (p == MAP_FAILED) {
+  auto* p = static_cast<char*>(map_anon(total));
+  if (!p) {
     errno = EAGAIN;
     return false;
   }
-  if (mprotect(p, guard, PROT_NONE) != 0) {  // fails with ENOMEM at max_map_count
+  if (!install_guard(p)) {
     munmap(p, total);
     errno = EAGAIN;
     return false;
   }
-  out.base = static_cast<char*>(p);
+  out.base = p;
   out.mapped = total;
   out.guard = guard;
-  asan_unpoison(out.limit(), out.usable());  // the address may have held an old stack
+  unpoison(out);  // the address may have held an old stack
   valgrind_stack_register(out);
   return true;
 }
@@ -55,32 +130,84 @@ bool StackPool::map_stack(Stack& out, size_t usable) {
 void StackPool::unmap_stack(Stack& s) {
   if (!s.base) return;
   valgrind_stack_deregister(s);
-  asan_unpoison(s.limit(), s.usable());
-  munmap(s.base, s.mapped);
+  unpoison(s);
+  if (!s.in_slab) munmap(s.base, s.mapped);  // a slab is unmapped whole, by its pool
   s = Stack{};
 }
 
 StackPool::StackPool(Options o) : opt_(o) {
   opt_.stack_size = normalize_stack_size(opt_.stack_size);
+  slot_ = page_size() + opt_.stack_size;
+  per_slab_ = std::clamp(kMaxSlabBytes / slot_, size_t(1), kMaxSlabStacks);
 }
 
 StackPool::~StackPool() {
-  for (auto& s : hot_) unmap_stack(s);
-  for (auto& s : cold_) unmap_stack(s);
+  for (auto* v : {&hot_, &cold_, &free_})
+    for (auto& s : *v) unmap_stack(s);
+  for (auto& sl : slabs_) {
+    unpoison(sl.base, sl.bytes);
+    munmap(sl.base, sl.bytes);
+  }
+}
+
+bool StackPool::carve(Stack& out) {
+  if (slabs_.empty() || carved_ == per_slab_) {
+    // Room on the free list for every slab stack, so that release() never
+    // allocates: released slab stacks keep their address space, which may be
+    // all there is (RLIMIT_AS, or a full vm.max_map_count for malloc's mmap).
+    const size_t all = (slabs_.size() + 1) * per_slab_;
+    try {
+      if (free_.capacity() < all) free_.reserve(std::max(all, 2 * free_.capacity()));
+      slabs_.reserve(slabs_.size() + 1);
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+    const size_t bytes = slot_ * per_slab_;
+    auto* p = static_cast<char*>(map_anon(bytes));
+    if (!p) return false;
+    slabs_.push_back({p, bytes});
+    carved_ = 0;
+    stats_.maps++;
+    stats_.slabs = slabs_.size();
+  }
+  // Guards go in as stacks are handed out, so a slab costs nothing up front.
+  char* base = slabs_.back().base + carved_ * slot_;
+  if (madvise(base, page_size(), MADV_GUARD_INSTALL) != 0) {
+    // Refused after the probe worked (mlockall'd memory, say): mprotect
+    // guards from now on.
+    g_guard_mode.store(kMprotect, std::memory_order_relaxed);
+    return false;
+  }
+  carved_++;
+  out = Stack{};
+  out.base = base;
+  out.mapped = slot_;
+  out.guard = page_size();
+  out.in_slab = true;
+  unpoison(out);  // the address may have held an old stack
+  valgrind_stack_register(out);
+  return true;
 }
 
 bool StackPool::acquire(Stack& out, size_t size) {
   size = size ? normalize_stack_size(size) : opt_.stack_size;
   if (size == opt_.stack_size) {
-    auto& from = !hot_.empty() ? hot_ : cold_;
+    auto& from = !hot_.empty() ? hot_ : !cold_.empty() ? cold_ : free_;
     if (!from.empty()) {
       out = from.back();
       from.pop_back();
-      asan_unpoison(out.limit(), out.usable());
+      unpoison(out);
       stats_.reuses++;
       stats_.in_use++;
       stats_.cached_hot = hot_.size();
       stats_.cached_cold = cold_.size();
+      stats_.cached_free = free_.size();
+      return true;
+    }
+    // A fresh stack from a slab; failing that (no guard regions, or no room
+    // for a whole slab), a mapping of its own, which may still fit.
+    if (guard_regions() && carve(out)) {
+      stats_.in_use++;
       return true;
     }
   }
@@ -93,18 +220,18 @@ bool StackPool::acquire(Stack& out, size_t size) {
 void StackPool::release(Stack& s) {
   if (!s.base) return;
   stats_.in_use--;
-  if (s.usable() == opt_.stack_size) {
-    if (hot_.size() < opt_.hot_cache) {
-      hot_.push_back(s);
+  if (s.usable() == opt_.stack_size) {  // every slab stack is
+    std::vector<Stack>* to = hot_.size() < opt_.hot_cache ? &hot_
+                             : cold_.size() < opt_.cold_cache ? &cold_
+                             : s.in_slab ? &free_ : nullptr;
+    if (to) {
+      if (to != &hot_) madvise(s.limit(), s.usable(), MADV_DONTNEED);  // the guard stays
+      if (to == &free_) stats_.unmaps++;
+      to->push_back(s);
       s = Stack{};
       stats_.cached_hot = hot_.size();
-      return;
-    }
-    if (cold_.size() < opt_.cold_cache) {
-      madvise(s.limit(), s.usable(), MADV_DONTNEED);
-      cold_.push_back(s);
-      s = Stack{};
       stats_.cached_cold = cold_.size();
+      stats_.cached_free = free_.size();
       return;
     }
   }
