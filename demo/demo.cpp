@@ -393,11 +393,13 @@ int main(int argc, char** argv) {
               cfg.stack_size / 1024, cfg.stack_cache, slots, cfg.shared_stack_size / 1024);
   std::printf("  timers: epoll_pwait2 (ns precision): %s\n", Poller::has_ns_precision() ? "yes" : "no");
 
-  // Private stacks: each is two mappings (guard + stack), and the kernel's
-  // vm.max_map_count (65530 by default) caps a process near 32k of them.
+  // Private stacks: with guard regions (Linux >= 6.13) a slab of 64 stacks
+  // is one mapping; otherwise each stack is two (guard + stack), and the
+  // kernel's vm.max_map_count (65530 by default) caps a process near 32k.
   long max_maps = read_long_file("/proc/sys/vm/max_map_count", 65530);
   long room = (max_maps - 4L * p.pairs - 3000) / 2;
-  long n_private = std::min(p.sleepers, std::max(1000L, room / 1000 * 1000));
+  long n_private = StackPool::guard_regions() ? p.sleepers
+                                              : std::min(p.sleepers, std::max(1000L, room / 1000 * 1000));
 
   Scheduler::Options priv;
   priv.stack_size = cfg.stack_size;
