@@ -29,6 +29,7 @@ const char* kUsage =
     "options (each sets the COHOOK_* variable named; see docs/env-vars.md):\n"
     "  --stack-size SIZE        COHOOK_STACK_SIZE         coroutine stack, e.g. 64k, 1m\n"
     "  --stack-mode MODE        COHOOK_STACK_MODE         private or shared\n"
+    "  --stack-max SIZE         COHOOK_STACK_MAX          largest stack a thread attr may ask for\n"
     "  --carriers N             COHOOK_CARRIERS           carrier threads (0 = one per CPU)\n"
     "  --io-timeout MS          COHOOK_IO_TIMEOUT_MS      cap on any blocking read/write\n"
     "  --connect-timeout MS     COHOOK_CONNECT_TIMEOUT_MS cap on a blocking connect\n"
@@ -45,6 +46,7 @@ struct Flag {
 };
 const Flag kFlags[] = {
     {"--stack-size", "COHOOK_STACK_SIZE"},        {"--stack-mode", "COHOOK_STACK_MODE"},
+    {"--stack-max", "COHOOK_STACK_MAX"},
     {"--carriers", "COHOOK_CARRIERS"},            {"--io-timeout", "COHOOK_IO_TIMEOUT_MS"},
     {"--connect-timeout", "COHOOK_CONNECT_TIMEOUT_MS"}, {"--threads", "COHOOK_THREADS"},
     {"--log", "COHOOK_LOG"},
