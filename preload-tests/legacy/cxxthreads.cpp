@@ -178,7 +178,8 @@ static void basic() {
                 int m = max_inside.load();
                 while (n > m && !max_inside.compare_exchange_weak(m, n)) {
                 }
-                std::this_thread::sleep_for(100ms);
+                auto t0 = Clock::now();  // stay until all three are in (or 5 s)
+                while (max_inside.load() < 3 && ms_since(t0) < 5000) std::this_thread::sleep_for(1ms);
                 --inside;
             });
         for (auto& r : rs) r.join();

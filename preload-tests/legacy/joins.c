@@ -346,7 +346,7 @@ static void *key_user(void *arg)
         pthread_setspecific(k_chain_a, (void *)1);
     pthread_setspecific(k_deleted, (void *)1);
     sched_yield();
-    msleep(10);
+    wait_go(); /* main deletes k_deleted meanwhile */
     if (i < 6)
         ok &= pthread_getspecific(k_plain) == &vals[i];
     pthread_mutex_lock(&km);
@@ -369,8 +369,9 @@ static void keys(void)
     pthread_t t[8];
     for (long i = 0; i < 8; i++)
         t[i] = spawn(key_user, (void *)i);
-    msleep(2);
     printf("pthread_key_delete: %s\n", rcname(pthread_key_delete(k_deleted)));
+    for (int i = 0; i < 8; i++)
+        sem_post(&go);
     for (int i = 0; i < 8; i++)
         join_long(t[i]);
     printf("each thread saw NULL first, then its own value: %s\n", yesno(own_value_ok == 8));
@@ -401,12 +402,14 @@ static void keys(void)
 /* ---- names ---- */
 
 static char default_name[32], self_named_rc[32];
+static sem_t named_ready;
 static void *named(void *arg)
 {
     pthread_getname_np(pthread_self(), default_name, sizeof default_name);
     if (arg)
         snprintf(self_named_rc, sizeof self_named_rc, "%s",
                  rcname(pthread_setname_np(pthread_self(), "self-named")));
+    sem_post(&named_ready);
     wait_go();
     return NULL;
 }
@@ -416,8 +419,10 @@ static void names(void)
     char buf[32] = "", small[8];
     int rc = pthread_getname_np(pthread_self(), buf, sizeof buf);
     printf("main's name: %s '%s'\n", rcname(rc), buf);
+    sem_init(&named_ready, 0, 0);
     pthread_t t = spawn(named, NULL);
-    msleep(20);
+    while (sem_wait(&named_ready) != 0) {
+    }
     printf("a new thread starts with its creator's name: %s\n", yesno(strcmp(default_name, buf) == 0));
     int a = pthread_setname_np(t, "worker-7");
     rc = pthread_getname_np(t, buf, sizeof buf);
@@ -430,7 +435,8 @@ static void names(void)
     printf("setname_np 15 characters: %s, getname_np '%s'\n", rcname(b), buf);
     printf("getname_np into 8 bytes: %s\n", rcname(pthread_getname_np(t, small, sizeof small)));
     pthread_t s = spawn(named, (void *)1L);
-    msleep(20);
+    while (sem_wait(&named_ready) != 0) {
+    }
     rc = pthread_getname_np(s, buf, sizeof buf);
     printf("a thread naming itself: %s, seen from main: %s '%s'\n", self_named_rc, rcname(rc), buf);
     a = pthread_setname_np(pthread_self(), "main-renamed");

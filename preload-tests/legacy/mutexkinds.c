@@ -121,11 +121,13 @@ static pthread_mutex_t s_adaptive = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 struct holder {
     pthread_mutex_t *m;
     int ms;
+    sem_t locked;
 };
 static void *hold_for(void *arg)
 {
     struct holder *h = arg;
     pthread_mutex_lock(h->m);
+    sem_post(&h->locked);
     msleep(h->ms);
     pthread_mutex_unlock(h->m);
     return NULL;
@@ -162,14 +164,16 @@ static void mutexes(void)
     if (a == 0)
         pthread_mutex_unlock(&n);
     /* a timedlock that gets the mutex before its deadline */
-    struct holder h = {&n, 100};
+    struct holder h = {&n, 100, {{0}}};
+    sem_init(&h.locked, 0, 0);
     pthread_t ht = spawn(hold_for, &h);
-    msleep(30);
+    while (sem_wait(&h.locked) != 0) {
+    }
     t = (struct timed){&n, CLOCK_REALTIME, 0, 5000, 0, 0, 0};
     timed_lock(&t);
     join_long(ht);
     printf("normal: timedlock 5s, holder releases after ~100ms: %s waited: %s elapsed<3s: %s\n", rcname(t.rc),
-           yesno(t.elapsed >= 30), yesno(t.elapsed < 3000));
+           yesno(t.elapsed >= 50), yesno(t.elapsed < 3000));
 
     /* errorcheck */
     a = pthread_mutex_lock(&e);

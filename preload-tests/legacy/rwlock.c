@@ -65,7 +65,7 @@ static void *writer(void *arg)
 /* ---- 2 ---- */
 
 static pthread_rwlock_t lk;
-static sem_t held, release;
+static sem_t held, release, release_writer;
 static int readers_inside;          /* under lk's read side: atomic */
 static int writer_saw_readers = -1; /* readers_inside when the writer got in */
 
@@ -89,7 +89,8 @@ static void *waiting_writer(void *arg)
     int rc = pthread_rwlock_wrlock(&lk);
     writer_saw_readers = __atomic_load_n(&readers_inside, __ATOMIC_SEQ_CST);
     sem_post(&held);
-    msleep(200); /* hold it a while */
+    while (sem_wait(&release_writer) != 0) { /* hold it until main has tried */
+    }
     pthread_rwlock_unlock(&lk);
     return (void *)(long)rc;
 }
@@ -120,6 +121,7 @@ static void errors(void)
     pthread_rwlockattr_destroy(&a);
     sem_init(&held, 0, 0);
     sem_init(&release, 0, 0);
+    sem_init(&release_writer, 0, 0);
 
     pthread_t r1 = spawn(hold_read, NULL);
     while (sem_wait(&held) != 0) {
@@ -164,11 +166,12 @@ static void errors(void)
     printf("writer got the lock after every reader left: %s (readers inside: %d)\n",
            yesno(writer_saw_readers == 0), writer_saw_readers);
 
-    /* While the writer holds it (200 ms from its start). */
+    /* While the writer holds it (until release_writer). */
     printf("tryrdlock while write-held: %s\n", rcname((int)join_long(spawn(try_read, NULL))));
     long tr = join_long(spawn(timed_read, NULL));
     printf("timedrdlock 150ms while write-held: %s not early: %s\n", rcname((int)(tr & 0xffff)),
            yesno((tr & 0x10000) != 0));
+    sem_post(&release_writer);
     printf("writer's wrlock: %s\n", rcname((int)join_long(w)));
     t0 = now_ms();
     rc = pthread_rwlock_rdlock(&lk);

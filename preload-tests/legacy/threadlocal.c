@@ -189,19 +189,26 @@ static void errno_test(void)
 
 /* ---- kill ---- */
 
-static pthread_t target;
+static volatile pthread_t target;
 static volatile sig_atomic_t handler_in_target, handler_runs;
+static volatile int target_reading;
 
 static void on_usr1(int sig)
 {
     (void)sig;
     handler_runs++;
-    handler_in_target = pthread_equal(pthread_self(), target) != 0;
+    handler_in_target = pthread_equal(pthread_self(), (pthread_t)target) != 0;
 }
 
+struct reader_arg {
+    int fd, is_target;
+};
 static void *blocked_reader(void *arg)
 {
-    int fd = *(int *)arg;
+    struct reader_arg *a = arg;
+    int fd = a->fd;
+    if (a->is_target)
+        target_reading = 1;
     char c;
     ssize_t n = read(fd, &c, 1);
     return (void *)(n < 0 ? -(long)errno : n);
@@ -217,16 +224,27 @@ static void kill_test(void)
     if (pipe(p) != 0)
         DIE("pipe");
     pthread_t others[3];
+    struct reader_arg bystander = {p[0], 0}, tgt = {p[0], 1};
     for (int i = 0; i < 3; i++) /* bystanders blocked the same way */
-        others[i] = spawn(blocked_reader, &p[0]);
-    target = spawn(blocked_reader, &p[0]);
-    msleep(100);
-    int k0 = pthread_kill(target, 0);
-    int k = pthread_kill(target, SIGUSR1);
-    long r = join_long(target);
-    printf("pthread_kill(t, 0): %s, pthread_kill(t, SIGUSR1): %s, t's read: %s, handler ran %d time(s), "
-           "in t: %s\n",
-           rcname(k0), rcname(k), r < 0 ? ename((int)-r) : "data?", (int)handler_runs, yesno(handler_in_target));
+        others[i] = spawn(blocked_reader, &bystander);
+    target = spawn(blocked_reader, &tgt);
+    while (!target_reading)
+        msleep(5);
+    msleep(50); /* into its read */
+    int k0 = pthread_kill((pthread_t)target, 0);
+    int k = pthread_kill((pthread_t)target, SIGUSR1);
+    /* Should it have been signalled before its read began, signal again. */
+    void *v = NULL;
+    for (int tries = 0; tries < 10; tries++) {
+        struct timespec d = deadline_in(CLOCK_REALTIME, 500);
+        if (pthread_timedjoin_np((pthread_t)target, &v, &d) == 0)
+            break;
+        pthread_kill((pthread_t)target, SIGUSR1);
+    }
+    long r = (long)v;
+    printf("pthread_kill(t, 0): %s, pthread_kill(t, SIGUSR1): %s, t's read: %s, handler ran: %s, in t: %s\n",
+           rcname(k0), rcname(k), r < 0 ? ename((int)-r) : "data?", yesno(handler_runs > 0),
+           yesno(handler_in_target));
     write_all(p[1], "abc", 3);
     int got = 0;
     for (int i = 0; i < 3; i++)
@@ -238,7 +256,7 @@ static void kill_test(void)
 
 /* ---- sigmask ---- */
 
-static volatile int masked_ready;
+static volatile int masked_ready, sent;
 static void *masked(void *arg)
 {
     (void)arg;
@@ -247,7 +265,8 @@ static void *masked(void *arg)
     sigaddset(&s, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &s, NULL);
     masked_ready = 1;
-    msleep(150); /* main sends SIGUSR2 meanwhile */
+    while (!sent) /* main sends SIGUSR2 meanwhile */
+        msleep(5);
     sigpending(&pend);
     int pending = sigismember(&pend, SIGUSR2);
     int sig = 0;
@@ -263,6 +282,7 @@ static void sigmask_test(void)
     sigset_t mine;
     pthread_sigmask(SIG_SETMASK, NULL, &mine);
     int k = pthread_kill(t, SIGUSR2); /* default action would kill the process */
+    sent = 1;
     long r = join_long(t);
     printf("pthread_kill(t, SIGUSR2) with t blocking it: %s, pending in t: %s, sigwait got it: %s\n", rcname(k),
            yesno(r & 0x100), yesno(r & 1));
