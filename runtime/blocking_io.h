@@ -57,6 +57,8 @@ struct BlockingOutcome {
 template <class Attempt, class Fallback>
 ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallback,
                      BlockingOutcome* out = nullptr) {
+  const int caller_errno = errno;  // a call that succeeds leaves errno alone,
+                                   // whatever EAGAIN the attempts before saw
   for (;;) {
     uint64_t epoch = fd_epoch(c.fd, c.dir);
     bool skip = c.drained && !(epoch & kEpochFinal) && c.drained->load(std::memory_order_relaxed) == epoch + 1;
@@ -64,6 +66,7 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
       ssize_t r = attempt();
       if (r >= 0) {
         if (c.drained && size_t(r) < c.short_below) c.drained->store(epoch + 1, std::memory_order_relaxed);
+        errno = caller_errno;
         return r;
       }
       if (errno != EAGAIN) return r;

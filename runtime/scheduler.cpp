@@ -235,7 +235,12 @@ bool Scheduler::park_coroutine(Coroutine* co, Deadline deadline) {
   if (word.compare_exchange_strong(expected, Parker::kParked, std::memory_order_acq_rel)) {
     co->state_ = CoState::Parked;
     p.park_seq_++;
+    // errno is the carrier's; the coroutines that run meanwhile change it.
+    // A call that parks and then succeeds must leave it as it was, as a
+    // thread's own errno would be.
+    int saved_errno = errno;
     s->switch_to_dispatcher(co);
+    errno = saved_errno;
   } else {
     word.store(Parker::kIdle, std::memory_order_relaxed);  // a permit arrived meanwhile
   }
@@ -301,7 +306,9 @@ void Scheduler::yield() {
     return;
   }
   s->make_ready_local(co);
+  int saved_errno = errno;  // see park_coroutine
   s->switch_to_dispatcher(co);
+  errno = saved_errno;
 }
 
 bool Scheduler::sleep_until(Deadline d) {

@@ -152,7 +152,10 @@ COHOOK_HOOK int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) noexc
 COHOOK_HOOK int connect(int fd, const sockaddr* addr, socklen_t len) noexcept {
   FdInfo* fi = parkable(fd);
   if (!fi || !is_socket(fi)) return REAL(connect)(fd, addr, len);
-  return do_connect(fd, fi, addr, len);
+  int caller_errno = errno;  // success leaves errno as it was, not EINPROGRESS
+  int r = do_connect(fd, fi, addr, len);
+  if (r == 0) errno = caller_errno;
+  return r;
 }
 
 COHOOK_HOOK int shutdown(int fd, int how) noexcept {
