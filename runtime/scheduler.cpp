@@ -154,7 +154,7 @@ bool Scheduler::join_until(Coroutine* co, Deadline deadline) {
   return true;
 }
 
-bool Scheduler::wait_exit(Coroutine* co, Deadline deadline) {
+bool Scheduler::wait_exit(Coroutine* co, Deadline deadline, bool (*give_up)()) {
   Parker* me = Parker::current();
   for (;;) {
     {
@@ -162,7 +162,7 @@ bool Scheduler::wait_exit(Coroutine* co, Deadline deadline) {
       if (co->exited_) return true;
       co->joiner_ = me;
     }
-    if (!me->park_until(deadline)) {
+    if (!me->park_until(deadline) || (give_up && give_up())) {
       SpinGuard g(co->join_lock_);
       if (co->exited_) return true;
       co->joiner_ = nullptr;

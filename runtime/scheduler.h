@@ -111,7 +111,9 @@ class Scheduler {
   static bool join_until(Coroutine* co, Deadline deadline);
   // join in two steps, for a joiner that reads the result in between: wait
   // until co has finished (false at the deadline), then free it.
-  static bool wait_exit(Coroutine* co, Deadline deadline);
+  // `give_up` (optional) is asked after every wake-up: true ends the wait
+  // early with false (a cancellation request for the joiner).
+  static bool wait_exit(Coroutine* co, Deadline deadline, bool (*give_up)() = nullptr);
   static bool has_exited(Coroutine* co);
   static void destroy(Coroutine* co);
   // Never joined: freed as soon as it finishes.

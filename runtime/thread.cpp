@@ -275,9 +275,10 @@ int Thread::join(void** ret, Deadline deadline, bool try_only) {
   if (current() == this) return EDEADLK;
   int expected = kJoinable;
   if (!join_state_.compare_exchange_strong(expected, kJoining)) return EINVAL;
-  bool done = try_only ? Scheduler::has_exited(co_) : Scheduler::wait_exit(co_, deadline);
+  bool done = try_only ? Scheduler::has_exited(co_) : Scheduler::wait_exit(co_, deadline, &cancel_requested);
   if (!done) {
     join_state_.store(kJoinable);
+    test_cancel();  // a joiner cancelled while it waited leaves the target joinable
     return try_only ? EBUSY : ETIMEDOUT;
   }
   if (ret) *ret = retval_;
@@ -327,6 +328,11 @@ void Thread::push_cleanup(void* buf) {
 }
 
 void Thread::pop_cleanup(void* buf) { cleanup_top = static_cast<CleanupBuf*>(buf)->prev; }
+
+bool Thread::cancel_requested() {
+  Thread* t = current();
+  return t && t->cancel_enabled && t->cancel_pending();
+}
 
 void Thread::test_cancel() {
   Thread* t = current();

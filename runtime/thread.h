@@ -73,6 +73,8 @@ class Thread {
   bool cancel_pending() const { return cancel_.load(std::memory_order_acquire); }
   // At a cancellation point: exit with PTHREAD_CANCELED if asked and enabled.
   static void test_cancel();
+  // Would test_cancel() exit? (For waits that must tidy up first.)
+  static bool cancel_requested();
 
   // A signal for this thread (pthread_kill): a wait it is parked in ends
   // as a system call would (EINTR, or restart when `restartable`).

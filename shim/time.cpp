@@ -3,6 +3,7 @@
 // until the earliest deadline, so nothing wakes early and idle costs nothing.
 // Argument checking and return values are libc's own.
 #include "hook.h"
+#include "thread.h"
 
 using namespace cohook;
 using namespace cohook::shim;
@@ -19,7 +20,9 @@ Nanos to_ns(const timespec* ts) {
 // false if a signal handler interrupted the sleep; `left` then holds the rest.
 bool park_until(Deadline d, timespec* left = nullptr) {
   g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  Thread::test_cancel();  // sleeps are cancellation points
   if (Scheduler::sleep_until(d)) return true;
+  Thread::test_cancel();  // pthread_cancel interrupts the sleep
   if (left) {
     Nanos rest = std::max<Nanos>(0, d - now_ns());
     left->tv_sec = rest / 1000000000;
