@@ -113,12 +113,47 @@ void same_as_native(const Runs& r, const std::string& status = "exit 0") {
     }
 }
 
-// Runs MODE by MODE (one process each), all compared with native.
+// Like same_as_native, except that lines starting with one of `documented`
+// may differ: behaviour docs/architecture.md gives as a decision of the
+// thread conversion (TLS per carrier, gettid, pthread_kill's handler on
+// main...). Those lines are WARNed, for the record; the number of lines, every
+// other line and the exit status must still match.
+void same_except(const Runs& r, const std::vector<std::string>& documented,
+                 const std::string& status = "exit 0") {
+    if (documented.empty()) return same_as_native(r, status);
+    INFO("native run:\n" << r.native.describe());
+    CHECK(r.native.status() == status);
+    if (r.native.status() != status) return;
+    auto want = lines(r.native.out);
+    for (size_t k = 0; k < r.shim.size(); ++k) {
+        auto& s = r.shim[k];
+        INFO("shim run:\n" << s.describe());
+        CHECK(s.status() == r.native.status());
+        auto got = lines(s.out);
+        CHECK(got.size() == want.size());
+        for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+            bool doc = std::any_of(documented.begin(), documented.end(),
+                                   [&](const std::string& p) { return want[i].rfind(p, 0) == 0; });
+            if (!doc) {
+                CHECK(got[i] == want[i]);
+            } else if (got[i] != want[i]) {
+                WARN("documented deviation (" << kCarriers[k].name << "):\n  native: " << want[i]
+                                              << "\n  shim:   " << got[i]);
+            }
+        }
+    }
+}
+
+// Runs MODE by MODE (one process each), all compared with native; the
+// documented lines of each mode (see same_except) may differ.
 void modes(const std::string& prog, const std::vector<std::string>& ms,
-           std::chrono::milliseconds timeout = 20s) {
+           std::chrono::milliseconds timeout = 20s,
+           const std::map<std::string, std::vector<std::string>>& documented = {}) {
     for (auto& m : ms) {
         INFO("mode: " << m);
-        same_as_native(run_all({bin(prog), m}, {}, timeout));
+        auto d = documented.find(m);
+        same_except(run_all({bin(prog), m}, {}, timeout),
+                    d == documented.end() ? std::vector<std::string>{} : d->second);
     }
 }
 
@@ -446,9 +481,14 @@ TEST_CASE("join, detach, once, keys, names, stacks, sched_yield", "[joins]") {
         "getname_np into 8 bytes: ERANGE",
         "main: getattr_np 0, stack contains a local: yes",
         "1 MiB thread: getattr_np 0, stack contains a local: yes, size >= 900 KiB: yes, used 900 KiB: yes",
+        "attr_setstack 256 KiB: 0, thread: getattr_np 0, stack contains a local: yes, the local lies in the given "
+        "memory: yes, size reported 262144",
         "2000 hand-offs spinning on sched_yield: yes",
     });
-    modes("joins", {"join", "detach", "once", "keys", "names", "stack", "yield"});
+    // Documented: a stack address given with pthread_attr_setstack is not used
+    // (the coroutine gets a pool stack of that size).
+    modes("joins", {"join", "detach", "once", "keys", "names", "stack", "yield"}, 20s,
+          {{"stack", {"attr_setstack 256 KiB:"}}});
 }
 
 TEST_CASE("C++: std::thread, mutex, condition_variable, thread_local, exceptions, forced unwinding",
@@ -463,7 +503,10 @@ TEST_CASE("C++: std::thread, mutex, condition_variable, thread_local, exceptions
         "pthread_cancel of a thread blocked in read: cancel 0, join PTHREAD_CANCELED, destructors run 2 of 2",
         "counting_semaphore: acquired before release 0, after 4, try_acquire_for 100ms: false",
     });
-    modes("cxxthreads", {"basic", "unwind", "cxx20"});
+    // Documented: thread_local objects are per carrier, destroyed when the
+    // carrier exits (at process exit), not when each thread ends.
+    modes("cxxthreads", {"basic", "unwind", "cxx20"}, 20s,
+          {{"basic", {"std::thread x8, std::mutex:"}}});
 }
 
 // ---- per-thread state a coroutine must carry -----------------------------------
@@ -478,7 +521,23 @@ TEST_CASE("__thread, errno, pthread_kill, per-thread signal mask, gettid", "[thr
         "gettid: 8 live threads distinct: yes, none equal to getpid: yes, main's equals getpid: yes, syscall "
         "agrees: yes",
     });
-    modes("threadlocal", {"tls", "errno", "kill", "sigmask", "gettid"});
+    // COHOOK_THREADS=native keeps kernel threads: exactly native.
+    for (auto& m : {"tls", "errno", "kill", "sigmask", "gettid"}) {
+        auto r = run({bin("threadlocal"), m}, Mode::shim, {{"COHOOK_THREADS", "native"}});
+        INFO("mode " << m << ", shim COHOOK_THREADS=native:\n" << r.describe());
+        CHECK(r.status() == "exit 0");
+        CHECK(r.out == run({bin("threadlocal"), m}, Mode::native).out);
+    }
+    // Coroutines: docs/architecture.md documents that coroutines of a carrier
+    // share its __thread variables, that gettid() is the carrier's, that
+    // pthread_kill's handler runs on the main thread, and that signal masks
+    // are per carrier. Those lines are shown, not compared; errno must
+    // survive every wait, and nothing else may change.
+    modes("threadlocal", {"tls", "errno", "kill", "sigmask", "gettid"}, 20s,
+          {{"tls", {"__thread:"}},
+           {"kill", {"pthread_kill(t, 0):"}},
+           {"sigmask", {"main's mask unchanged"}},
+           {"gettid", {"gettid:"}}});
 }
 
 TEST_CASE("pthread_cancel at cancellation points: read, accept, cond_wait, nanosleep, sem_wait, join",

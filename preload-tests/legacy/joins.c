@@ -465,6 +465,7 @@ struct stack_report {
     size_t size;
     int used_ok;
     size_t use;
+    const char *local_at;
 };
 
 static __attribute__((noinline)) int use_stack(size_t bytes)
@@ -482,6 +483,7 @@ static void *stack_probe(void *arg)
 {
     struct stack_report *r = arg;
     int local = 0;
+    r->local_at = (const char *)&local;
     pthread_attr_t a;
     r->getattr_rc = pthread_getattr_np(pthread_self(), &a);
     if (r->getattr_rc == 0) {
@@ -533,9 +535,10 @@ static void stack(void)
     void *base = NULL;
     size_t gsz = 0;
     pthread_attr_getstack(&attr, &base, &gsz);
-    printf("attr_setstack 256 KiB: %s, thread: getattr_np %s, its local lies in the given memory: %s, "
-           "size reported %zu\n",
-           rcname(rc), rcname(r.getattr_rc), yesno(r.has_local), r.size == given ? given : r.size);
+    int in_given = r.local_at >= (const char *)mem && r.local_at < (const char *)mem + given;
+    printf("attr_setstack 256 KiB: %s, thread: getattr_np %s, stack contains a local: %s, the local lies in "
+           "the given memory: %s, size reported %zu\n",
+           rcname(rc), rcname(r.getattr_rc), yesno(r.has_local), yesno(in_given), r.size);
     pthread_attr_destroy(&attr);
     free(mem);
 
