@@ -35,6 +35,8 @@ struct WaitNode {
   WaitNode* next = nullptr;
   std::atomic<bool> queued{false};
   uint8_t result = 0;
+  uint32_t bits = 0;      // futex_table: the waiter's bitset
+  const void* key = nullptr;  // futex_table: the word waited on
 };
 
 class Parker {

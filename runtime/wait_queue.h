@@ -36,6 +36,22 @@ class WaitQueue {
     p->unpark();
     return true;
   }
+  // Wake up to `max` waiters for which match(node) holds, in FIFO order.
+  template <class Match>
+  int wake_matching(int max, Match&& match) {
+    int k = 0;
+    for (WaitNode* n = head_; n && k < max;) {
+      WaitNode* next = n->next;
+      if (match(*n)) {
+        Parker* p = n->parker;
+        remove(n);
+        p->unpark();
+        ++k;
+      }
+      n = next;
+    }
+    return k;
+  }
   size_t wake_all(uint8_t result = 0) {
     size_t k = 0;
     while (wake_one(result)) ++k;

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/single_threaded.h>
 
 #include <cstring>
 
@@ -139,6 +140,10 @@ COHOOK_HOOK int pthread_create(pthread_t* out, const pthread_attr_t* attr, void*
     if (!warned.exchange(true)) log(LogLevel::Warn, "no carrier available: pthread_create makes OS threads");
     return NEXT(pthread_create)(out, attr, fn, arg);
   }
+  // glibc clears this in its pthread_create; libstdc++ reads it to skip
+  // atomics and hand-offs "nobody else could see" (std::stop_token's
+  // callback semaphore, shared_ptr counts). The program has threads now.
+  __libc_single_threaded = 0;
   int detach = PTHREAD_CREATE_JOINABLE;
   if (attr) pthread_attr_getdetachstate(attr, &detach);
   char name[16];
