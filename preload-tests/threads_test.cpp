@@ -505,7 +505,7 @@ TEST_CASE("C++: std::thread, mutex, condition_variable, thread_local, exceptions
     });
     // Documented: thread_local objects are per carrier, destroyed when the
     // carrier exits (at process exit), not when each thread ends.
-    modes("cxxthreads", {"basic", "unwind", "cxx20"}, 20s,
+    modes("cxxthreads", {"basic", "unwind", "jthread", "latch", "semaphore", "atomic"}, 20s,
           {{"basic", {"std::thread x8, std::mutex:"}}});
 }
 

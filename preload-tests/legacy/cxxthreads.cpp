@@ -1,7 +1,7 @@
 // The C++ standard library's threads on top of pthreads: an unmodified C++
 // program (never linked to cohook).
 //
-//   cxxthreads [basic|unwind|cxx20]...     (default: all)
+//   cxxthreads [basic|unwind|jthread|latch|semaphore|atomic]...   (default: all)
 //
 // basic:  std::thread, std::mutex, std::condition_variable (notify, wait_for
 //         timing out, wait_until on system_clock), thread_local objects whose
@@ -11,9 +11,10 @@
 // unwind: glibc's forced unwinding: pthread_exit from a thread runs the
 //         destructors of its locals, and a catch(...) that rethrows sees it;
 //         the same for pthread_cancel of a thread blocked in read.
-// cxx20:  std::jthread with a stop_token, condition_variable_any woken by
-//         request_stop, std::latch, std::counting_semaphore, std::barrier and
-//         std::atomic::wait/notify (libstdc++ waits in futex(2) directly).
+// C++20, one mode each: std::jthread with a stop_token and a
+//         condition_variable_any woken by request_stop; std::latch;
+//         std::counting_semaphore; std::atomic::wait/notify and std::barrier
+//         (libstdc++ waits for these in futex(2) directly, not in pthread).
 #include <pthread.h>
 #include <unistd.h>
 
@@ -284,7 +285,7 @@ static void unwind() {
 
 // ---- cxx20 ------------------------------------------------------------------
 
-static void cxx20() {
+static void cxx20_jthread() {
     {
         std::mutex m;
         std::condition_variable_any cv;
@@ -299,6 +300,9 @@ static void cxx20() {
         j.join();
         std::printf("jthread + condition_variable_any woken by request_stop: %s\n", yesno(stopped_seen));
     }
+}
+
+static void cxx20_latch() {
     {
         std::latch done(4);
         std::atomic<int> n{0};
@@ -313,6 +317,9 @@ static void cxx20() {
         std::printf("latch(4): main woke with all counted down: %s\n", yesno(n.load() == 4));
         for (auto& t : ts) t.join();
     }
+}
+
+static void cxx20_semaphore() {
     {
         std::counting_semaphore<8> sem(0);
         std::atomic<int> acquired{0};
@@ -330,6 +337,9 @@ static void cxx20() {
         std::printf("counting_semaphore: acquired before release %d, after %d, try_acquire_for 100ms: %s\n",
                     before, acquired.load(), timed ? "true" : "false");
     }
+}
+
+static void cxx20_atomic() {
     {
         std::atomic<int> flag{0};
         std::thread t([&] {
@@ -359,17 +369,23 @@ int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IOLBF, 0);
     std::vector<std::string> modes;
     for (int i = 1; i < argc; i++) modes.push_back(argv[i]);
-    if (modes.empty()) modes = {"basic", "unwind", "cxx20"};
+    if (modes.empty()) modes = {"basic", "unwind", "jthread", "latch", "semaphore", "atomic"};
     for (auto& m : modes) {
         std::printf("== %s\n", m.c_str());
         if (m == "basic")
             basic();
         else if (m == "unwind")
             unwind();
-        else if (m == "cxx20")
-            cxx20();
+        else if (m == "jthread")
+            cxx20_jthread();
+        else if (m == "latch")
+            cxx20_latch();
+        else if (m == "semaphore")
+            cxx20_semaphore();
+        else if (m == "atomic")
+            cxx20_atomic();
         else {
-            std::fprintf(stderr, "usage: cxxthreads [basic|unwind|cxx20]...\n");
+            std::fprintf(stderr, "usage: cxxthreads [basic|unwind|jthread|latch|semaphore|atomic]...\n");
             return 2;
         }
     }
