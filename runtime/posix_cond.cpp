@@ -25,17 +25,20 @@ bool PosixCond::await(WaitNode* node, Deadline deadline) {
   for (;;) {
     bool in_time = me->park_until(deadline);
     if (!node->queued.load(std::memory_order_acquire)) return true;  // signaled; the cond may be gone
+    // A hard interrupt (a cancellation request, a handler without
+    // SA_RESTART) ends the wait as a spurious wake-up, which POSIX allows.
+    bool interrupted = me->take_interrupt() == Parker::Interrupt::Hard;
     lock_.lock();
     if (!waiters_.linked(node)) {  // signaled, the signaler still finishing
       lock_.unlock();
       WaitList::await_finish(node);
       return true;
     }
-    if (!in_time) {
+    if (!in_time || interrupted) {
       waiters_.remove_self(node);
       waiters_count_.fetch_sub(1, std::memory_order_relaxed);
       lock_.unlock();
-      return false;
+      return interrupted;
     }
     lock_.unlock();  // spurious
   }

@@ -42,7 +42,10 @@ class PosixCond {
 
   // Release m, wait for a signal or the deadline, take m back. 0, ETIMEDOUT,
   // or the error of releasing m (EPERM: not its owner), in which case the
-  // caller did not wait. May return 0 spuriously, as pthread_cond_wait.
+  // caller did not wait. May return 0 spuriously, as pthread_cond_wait --
+  // among others when the caller's Parker gets a hard interrupt (a
+  // cancellation request): the caller clears stale marks beforehand
+  // (Parker::begin_interruptible) and looks at why afterwards.
   // M: release_for_wait(uint32_t&) -> 0 or error; reacquire(uint32_t) -> an
   // error to report (glibc robust mutexes: EOWNERDEAD) or 0.
   template <class M>

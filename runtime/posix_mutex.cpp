@@ -3,7 +3,16 @@
 #include <new>
 #include <type_traits>
 
+#include "scheduler.h"
+
 namespace cohook {
+
+const void* caller_identity() {
+  static thread_local char t_thread;
+  Coroutine* co = Coroutine::current();
+  if (co && co->home() && co != co->home()->main_coroutine() && !Scheduler::is_dispatcher(co)) return co;
+  return &t_thread;
+}
 
 void PosixMutex::layout_check() {
   static_assert(std::is_standard_layout_v<PosixMutex>);
@@ -16,8 +25,8 @@ PosixMutex* PosixMutex::init_at(void* storage, int32_t kind) {
   return new (storage) PosixMutex(kind);
 }
 
-int PosixMutex::lock_slow(Deadline deadline, Parker* me) {
-  if (!me) me = Parker::current();
+int PosixMutex::lock_slow(Deadline deadline) {
+  Parker* me = Parker::current();
   WaitNode* node = &me->node();
   for (;;) {
     lock_.lock();
@@ -74,7 +83,7 @@ void PosixMutex::release_slow() {
 }
 
 int PosixMutex::lock_owned(Deadline deadline, bool try_only) {
-  Parker* me = Parker::current();
+  const void* me = caller_identity();
   if (owner_.load(std::memory_order_relaxed) == me) {
     if (kind() == kErrorCheck) return try_only ? EBUSY : EDEADLK;
     if (depth_ >= UINT32_MAX - 1) return EAGAIN;  // glibc: __count would wrap
@@ -83,7 +92,7 @@ int PosixMutex::lock_owned(Deadline deadline, bool try_only) {
   }
   if (!try_acquire()) {
     if (try_only) return EBUSY;
-    if (int r = lock_slow(deadline, me)) return r;
+    if (int r = lock_slow(deadline)) return r;
   }
   owner_.store(me, std::memory_order_relaxed);
   depth_ = 0;
@@ -91,7 +100,7 @@ int PosixMutex::lock_owned(Deadline deadline, bool try_only) {
 }
 
 int PosixMutex::unlock_owned() {
-  if (owner_.load(std::memory_order_relaxed) != Parker::current() || !is_locked()) return EPERM;
+  if (owner_.load(std::memory_order_relaxed) != caller_identity() || !is_locked()) return EPERM;
   if (depth_) {
     --depth_;
     return 0;
@@ -105,7 +114,7 @@ int PosixMutex::unlock_owned() {
 int PosixMutex::release_for_wait(uint32_t& saved) {
   saved = 0;
   if (plain()) return unlock();
-  if (owner_.load(std::memory_order_relaxed) != Parker::current() || !is_locked()) return EPERM;
+  if (owner_.load(std::memory_order_relaxed) != caller_identity() || !is_locked()) return EPERM;
   saved = depth_;
   depth_ = 0;
   return unlock_owned();

@@ -2,10 +2,10 @@
 // (normal, recursive, errorcheck; adaptive behaves as normal), parking the
 // caller through its Parker instead of blocking its carrier.
 //
-// The owner of a recursive or errorcheck mutex is the caller's Parker: one
-// per coroutine and one per plain OS thread. A normal mutex records no owner
-// (as glibc's it may be unlocked by anyone), so its uncontended lock and
-// unlock are one atomic operation each.
+// The owner of a recursive or errorcheck mutex is the caller's identity
+// (caller_identity(): the coroutine, or the OS thread on its own stack). A
+// normal mutex records no owner (as glibc's it may be unlocked by anyone), so
+// its uncontended lock and unlock are one atomic operation each.
 //
 // Layout: the object fits over glibc's pthread_mutex_t (40 bytes on x86-64,
 // 48 on aarch64) and all-zero storage is an unlocked normal mutex. `kind_`
@@ -28,6 +28,11 @@
 #include "wait_list.h"
 
 namespace cohook {
+
+// Who holds a lock, in the program's sense of "thread": the running
+// coroutine, or -- on an OS thread's own stack -- that OS thread, whether or
+// not it has become a carrier since (its Parker changes then; this does not).
+const void* caller_identity();
 
 class PosixMutex {
  public:
@@ -52,7 +57,7 @@ class PosixMutex {
     if (plain()) {
       uint32_t unlocked = 0;
       if (state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire)) return 0;
-      return lock_slow(deadline, nullptr);
+      return lock_slow(deadline);
     }
     return lock_owned(deadline, false);
   }
@@ -73,6 +78,8 @@ class PosixMutex {
     return unlock_owned();
   }
   bool is_locked() const { return state_.load(std::memory_order_relaxed) & kLocked; }
+  // Recursive and errorcheck: is the caller the owner? (Normal: false.)
+  bool held_by_caller() const { return owner_.load(std::memory_order_relaxed) == caller_identity(); }
   // pthread_mutex_destroy: 0, or EBUSY while locked.
   int destroy() const { return is_locked() ? EBUSY : 0; }
 
@@ -92,7 +99,7 @@ class PosixMutex {
       if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire)) return true;
     return false;
   }
-  int lock_slow(Deadline deadline, Parker* me);
+  int lock_slow(Deadline deadline);
   int lock_owned(Deadline deadline, bool try_only);
   int unlock_owned();
   void release_slow();
@@ -101,7 +108,7 @@ class PosixMutex {
   // bit 0 locked, bit 1 "the list may have waiters" (kept under lock_).
   std::atomic<uint32_t> state_{0};  // 0: glibc's __lock
   uint32_t depth_ = 0;               // 4: recursive relocks beyond the first
-  std::atomic<Parker*> owner_{nullptr};  // 8: recursive/errorcheck only
+  std::atomic<const void*> owner_{nullptr};  // 8: recursive/errorcheck only
   int32_t kind_ = kNormal;           // 16: glibc's __kind
   SpinLock lock_;                    // 20
   WaitList waiters_;                 // 24

@@ -24,7 +24,7 @@ bool RwLock::try_read_fast(uint32_t& s) {
 int RwLock::rdlock_until(Deadline deadline) {
   uint32_t s;
   if (try_read_fast(s)) return 0;
-  if ((s & kWriter) && writer_.load(std::memory_order_relaxed) == Parker::current()) return EDEADLK;
+  if ((s & kWriter) && writer_.load(std::memory_order_relaxed) == caller_identity()) return EDEADLK;
   return lock_slow(false, deadline);
 }
 
@@ -35,7 +35,7 @@ int RwLock::try_rdlock() {
 }
 
 int RwLock::wrlock_until(Deadline deadline) {
-  Parker* me = Parker::current();
+  const void* me = caller_identity();
   uint32_t s = 0;
   if (!state_.compare_exchange_strong(s, kWriter, std::memory_order_acquire)) {
     if ((s & kWriter) && writer_.load(std::memory_order_relaxed) == me) return EDEADLK;
@@ -49,7 +49,7 @@ int RwLock::try_wrlock() {
   uint32_t s = state_.load(std::memory_order_relaxed);
   while (!(s & (kWriter | kReaderMask))) {
     if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire)) {
-      writer_.store(Parker::current(), std::memory_order_relaxed);
+      writer_.store(caller_identity(), std::memory_order_relaxed);
       return 0;
     }
   }
@@ -135,7 +135,7 @@ int RwLock::unlock() {
   uint32_t s = state_.load(std::memory_order_relaxed);
   WaitList::Chain c;
   if (s & kWriter) {
-    if (writer_.load(std::memory_order_relaxed) != Parker::current()) return EPERM;
+    if (writer_.load(std::memory_order_relaxed) != caller_identity()) return EPERM;
     writer_.store(nullptr, std::memory_order_relaxed);
     for (;;) {
       if (s & (kReadersWaiting | kWritersWaiting)) break;

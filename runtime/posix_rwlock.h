@@ -10,8 +10,9 @@
 //
 // Errors as glibc: rdlock/wrlock by the thread holding the write lock
 // EDEADLK; tryrdlock/trywrlock EBUSY; EAGAIN past the maximum readers;
-// timed variants ETIMEDOUT. The writer is the caller's Parker (readers are
-// not recorded, as in glibc). Unlock by a caller holding nothing is EPERM.
+// timed variants ETIMEDOUT. The writer is the caller's identity
+// (caller_identity(), posix_mutex.h); readers are not recorded, as in glibc.
+// Unlock by a caller holding nothing is EPERM.
 //
 // Layout: fits over glibc's pthread_rwlock_t (56 bytes); all-zero storage is
 // an unlocked reader-preferring lock. glibc's __shared (offset 28) stays 0 in
@@ -25,6 +26,7 @@
 #include <cstdint>
 
 #include "clock.h"
+#include "posix_mutex.h"
 #include "spinlock.h"
 #include "wait_list.h"
 
@@ -74,7 +76,7 @@ class RwLock {
   static void layout_check();
 
   WaitList readers_;                    // 0
-  std::atomic<Parker*> writer_{nullptr};  // 16
+  std::atomic<const void*> writer_{nullptr};  // 16
   std::atomic<uint32_t> state_{0};      // 24
   int32_t shared_ = 0;                  // 28: glibc's __shared
   WaitList writers_;                    // 32

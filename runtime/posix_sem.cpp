@@ -52,7 +52,6 @@ int Semaphore::wait_until(Deadline deadline) {
   if (try_wait()) return 0;
   Parker* me = Parker::current();
   WaitNode* node = &me->node();
-  me->begin_interruptible();
   // Announced before looking at the value (both seq_cst), as post increments
   // the value before looking at waiters_: one of the two sees the other.
   waiters_.fetch_add(1, std::memory_order_seq_cst);

@@ -46,9 +46,11 @@ class Semaphore {
       if (value_.compare_exchange_weak(v, v - 1, std::memory_order_acquire)) return true;
     return false;
   }
-  // 0, ETIMEDOUT, EINTR (a signal handler installed without SA_RESTART ran
-  // while it waited; with SA_RESTART the wait goes on, as glibc's does on
-  // Linux, whose futex wait is restarted then).
+  // 0, ETIMEDOUT, EINTR: the caller's Parker got a hard interrupt while it
+  // waited -- a handler installed without SA_RESTART ran, or a cancellation
+  // request. With SA_RESTART the wait goes on, as glibc's does on Linux,
+  // whose futex wait is restarted then. The caller clears stale marks
+  // beforehand (Parker::begin_interruptible).
   int wait_until(Deadline deadline);
   int wait() { return wait_until(kForever); }
   // 0 or EOVERFLOW.

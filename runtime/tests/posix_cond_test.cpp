@@ -179,3 +179,28 @@ TEST(PosixCond, ClockAndLayout) {
   cv->broadcast();
   EXPECT_EQ(cv->destroy(), 0);
 }
+
+// A hard interrupt of the waiter's Parker (what a cancellation request does)
+// ends the wait like a spurious wake-up: 0, the mutex held, off the queue.
+TEST(PosixCond, HardInterruptEndsTheWaitWithTheMutexHeld) {
+  PosixMutex m(PosixMutex::kErrorCheck);
+  PosixCond cv;
+  std::atomic<Parker*> waiter{nullptr};
+  std::atomic<int> result{-1};
+  std::thread t([&] {
+    on_coroutine([&] {
+      Parker::current()->begin_interruptible();
+      ASSERT_EQ(m.lock(), 0);
+      waiter = Parker::current();
+      result = cv.wait(m);
+      EXPECT_TRUE(m.held_by_caller());
+      EXPECT_EQ(m.unlock(), 0);
+    });
+  });
+  while (!waiter.load() || !cv.has_waiters()) std::this_thread::yield();
+  waiter.load()->mark_interrupted(false);
+  waiter.load()->unpark();
+  t.join();
+  EXPECT_EQ(result.load(), 0);
+  EXPECT_FALSE(cv.has_waiters());
+}

@@ -89,6 +89,26 @@ TEST(PosixMutex, ErrorCheckErrors) {
   EXPECT_EQ(m.destroy(), 0);
 }
 
+// A thread that becomes a carrier (gets a Scheduler) while it holds a lock
+// is still the owner: identity is the thread, not its Parker.
+TEST(PosixMutex, OwnerStaysTheOwnerWhenItsThreadBecomesACarrier) {
+  PosixMutex m(PosixMutex::kRecursive), e(PosixMutex::kErrorCheck);
+  std::thread([&] {
+    ASSERT_EQ(m.lock(), 0);
+    ASSERT_EQ(e.lock(), 0);
+    Scheduler s;
+    EXPECT_EQ(m.lock(), 0);
+    EXPECT_EQ(e.lock(), EDEADLK);
+    Coroutine* co = s.spawn([](void* p) { EXPECT_EQ(static_cast<PosixMutex*>(p)->unlock(), EPERM); }, &m);
+    Scheduler::join(co);
+    EXPECT_EQ(m.unlock(), 0);
+    EXPECT_EQ(m.unlock(), 0);
+    EXPECT_EQ(e.unlock(), 0);
+  }).join();
+  EXPECT_FALSE(m.is_locked());
+  EXPECT_FALSE(e.is_locked());
+}
+
 TEST(PosixMutex, RecursiveCountsAndChecksOwner) {
   PosixMutex m(PosixMutex::kRecursive);
   EXPECT_EQ(m.unlock(), EPERM);

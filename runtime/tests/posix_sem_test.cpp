@@ -159,6 +159,7 @@ TEST(Semaphore, SignalInterruptsAWaitingThread) {
     std::atomic<int> result{-1};
     std::thread waiter([&] {
       th = pthread_self();
+      Parker::current()->begin_interruptible();
       result = s->wait();
     });
     while (!th.load()) std::this_thread::yield();
