@@ -128,6 +128,7 @@ static pid_t client_process(int lfd, int port, int threads, int per_thread)
     if (pid < 0)
         DIE("fork");
     if (pid == 0) {
+        self_alarm(60); /* alarms are not inherited across fork */
         close(lfd);
         int ok = run_clients(port, threads, per_thread);
         printf("client process: %d of %d echoes exact\n", ok, threads * per_thread);
@@ -189,6 +190,7 @@ static void fork_mode(void)
         if (pid < 0)
             DIE("fork");
         if (pid == 0) {
+            self_alarm(60);
             close(lfd);
             int rc = echo_fd(fd);
             close(fd);
@@ -243,6 +245,7 @@ static void prefork_mode(void)
         if (kids[c] < 0)
             DIE("fork");
         if (kids[c] == 0) {
+            self_alarm(60); /* ends us should the parent die before its SIGTERM */
             pthread_t t[3];
             for (int i = 0; i < THREADS; i++)
                 t[i] = spawn(pre_worker, NULL);

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
         if (child < 0)
             DIE("fork");
         if (child == 0) {
+            self_alarm(60); /* alarms are not inherited across fork */
             close(lfd);
             int ok = run_clients();
             printf("client process: %d of %d connections got every reply\n", ok, CONNS);
