@@ -101,7 +101,7 @@ int do_fcntl(int fd, int cmd, long arg) {
     case F_GETFL:
       // While an accept/connect/sendfile has the description non-blocking,
       // report the program's own view of the flag.
-      if (FdInfo* fi = fd_info_if_known(fd); fi && fi->nonblock_scopes.load() > 0)
+      if (FdInfo* fi = fd_info_if_known(fd); fi && (fi->nonblock_scopes.load() > 0 || fi->sticky_nonblock))
         r = fi->user_nonblock ? (r | O_NONBLOCK) : (r & ~O_NONBLOCK);
       break;
     case F_DUPFD:

@@ -160,7 +160,8 @@ NonblockScope::NonblockScope(int fd, FdInfo* fi) : fd_(fd), fi_(fi) {
 
 NonblockScope::~NonblockScope() {
   int saved = errno;
-  if (fi_->nonblock_scopes.fetch_sub(1) == 1 && fi_->scope_flags >= 0 && !fi_->user_nonblock)
+  if (fi_->nonblock_scopes.fetch_sub(1) == 1 && fi_->scope_flags >= 0 && !fi_->user_nonblock &&
+      !fi_->sticky_nonblock)
     REAL(fcntl)(fd_, F_SETFL, fi_->scope_flags);
   errno = saved;
 }

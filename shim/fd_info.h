@@ -37,6 +37,7 @@ struct FdInfo {
   uint32_t desc = 0;            // open file description id (shared by dups)
   std::atomic<int> nonblock_scopes{0};  // NonblockScope users right now
   int scope_flags = -1;                 // F_GETFL to restore when they end
+  bool sticky_nonblock = false;         // keep O_NONBLOCK set after scopes (shared listeners)
   std::atomic<uint64_t> read_drained{0};   // blocking_io hints
   std::atomic<uint64_t> write_drained{0};
 

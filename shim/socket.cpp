@@ -38,6 +38,11 @@ int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     r = int(run_blocking(
         c,
         [&] {
+          // A listener shared with other processes (prefork): one process
+          // ending its scope would clear the flag under another's accept4,
+          // which would then block its carrier. Leave it set (the program
+          // still sees its own view through F_GETFL).
+          if (process_has_forked()) fi->sticky_nonblock = true;
           NonblockScope nb(fd, fi);
           return ssize_t(REAL(accept4)(fd, addr, len, flags));
         },

@@ -28,6 +28,8 @@ thread_local Scheduler* t_carrier = nullptr;
 thread_local int t_is_main = -1;  // unknown yet
 CarrierSet g_carriers;
 unsigned long g_main_handle = 0;
+std::atomic<bool> g_forked{false};
+void note_fork_in_parent() { g_forked.store(true, std::memory_order_relaxed); }
 
 using pthread_self_t = pthread_t (*)();
 using pthread_create_t = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
@@ -126,6 +128,7 @@ void print_stats() {
 // its main, keeping its pthread identity. The other carriers' memory is
 // leaked: their threads do not exist here.
 void after_fork_in_child() {
+  g_forked.store(true, std::memory_order_relaxed);
   forget_all_fds_after_fork();
   t_is_main = -1;
   Coroutine* co = Coroutine::current();
@@ -166,6 +169,8 @@ Scheduler* carrier() {
   }
   return t_carrier;
 }
+
+bool process_has_forked() { return g_forked.load(std::memory_order_relaxed); }
 
 bool is_main_thread() {
   if (t_is_main < 0) t_is_main = gettid() == getpid();
@@ -232,7 +237,7 @@ __attribute__((constructor(101))) void start() {
     g_mode.store(Mode::Disabled);
     return;
   }
-  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  pthread_atfork(nullptr, note_fork_in_parent, after_fork_in_child);
   g_main_handle = os_pthread_self()();
   g_carriers.configure(g_config.carriers ? g_config.carriers : default_carriers(), &start_carrier_thread, &carrier);
   overflow_guard_use_sigaction(REAL(sigaction));

@@ -20,6 +20,10 @@ inline bool active() { return g_mode.load(std::memory_order_relaxed) == Mode::Ac
 // cannot have one (shim inactive, thread exiting, no fds or memory left).
 Scheduler* carrier();
 
+// Has this process forked, or is it a forked child? (Files may be shared
+// with another process running the shim.)
+bool process_has_forked();
+
 // Is the calling OS thread the process's main thread (pid == tid)?
 bool is_main_thread();
 // libc's pthread_t of the main thread (where process signals are handled).

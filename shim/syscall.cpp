@@ -88,7 +88,9 @@ COHOOK_HOOK long syscall(long number, ...) noexcept {
   if (number == SYS_futex && active()) {
     int cmd = int(a[1]) & FUTEX_CMD_MASK;
     bool wait = cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
-    if (wait && can_park() && Scheduler::ensure()) return futex_wait(a, cmd == FUTEX_WAIT_BITSET);
+    // Only where a carrier exists already: making one may itself run static
+    // initialisers whose guards wait in futex(2) -- they must reach the kernel.
+    if (wait && Scheduler::current() && can_park()) return futex_wait(a, cmd == FUTEX_WAIT_BITSET);
     if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) return futex_wake(a, cmd == FUTEX_WAKE_BITSET);
   }
   return real_syscall()(number, a[0], a[1], a[2], a[3], a[4], a[5]);
