@@ -7,12 +7,13 @@
 // the caller is parked must wake it: mark its Parker with a hard interrupt
 // (Parker::mark_interrupted(false)) and unpark it, as Thread::cancel does.
 //
-// HOOK-IN for the thread conversion (shim/pthread.cpp): act on a pending
-// cancellation of the calling thread here. Until then, a no-op.
+// A pending, enabled cancellation request of the calling thread (a coroutine
+// made by pthread_create) ends it here: Thread::exit(PTHREAD_CANCELED).
 #pragma once
+#include "thread.h"
 
 namespace cohook::shim {
 
-inline void cancellation_point() {}
+inline void cancellation_point() { Thread::test_cancel(); }
 
 }  // namespace cohook::shim
