@@ -456,3 +456,19 @@ TEST_CASE("the rest of the surface: accept4 ... sendfile64, close_range, signal 
     });
     require_same(p);
 }
+
+// ---- 20 -----------------------------------------------------------------------
+TEST_CASE("the pthread calls no other program makes: affinity, sched params, cpu clock, cancel type...",
+          "[pthread_families]") {
+    auto p = both({bin("pthread_families")});
+    require_native_says(p, {
+        "thread: getaffinity 0, cpus>0 yes",
+        "thread: setschedparam(OTHER, 0) 0",
+        "thread: setcanceltype 0 old DEFERRED, bad type EINVAL",
+        "thread: pthread_yield 0",
+        "thread: rwlock_clockrdlock 0, unlock 0",
+        "thread: mutex_consistent on a normal mutex: EINVAL",
+        "main: getcpuclockid 0, clock readable yes",
+    });
+    require_same(p);
+}
