@@ -12,9 +12,14 @@
 
 #include "common.h"
 
-/* Old binaries call the symbol pthread_yield; today's headers redirect the
- * name to sched_yield, so reach the symbol itself. */
-int old_pthread_yield(void) __asm__("pthread_yield");
+/* Old binaries call the symbol pthread_yield (now a compat-only version in
+ * glibc); today's headers redirect the name to sched_yield. Bind to it. */
+#if defined(__x86_64__)
+__asm__(".symver old_pthread_yield,pthread_yield@GLIBC_2.2.5");
+#elif defined(__aarch64__)
+__asm__(".symver old_pthread_yield,pthread_yield@GLIBC_2.17");
+#endif
+int old_pthread_yield(void);
 
 static void exercise(const char *who)
 {
