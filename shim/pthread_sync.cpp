@@ -20,7 +20,12 @@
 //    process-shared ones, sem_open's named semaphores.
 // Our *_init hands exactly those attributes to glibc's init, so an object is
 // glibc's or ours for its whole life. These live in shared memory across
-// fork (apache's accept mutex) and block their thread natively.
+// fork (apache's accept mutex) and block their thread natively. One of our
+// conds works with a glibc mutex (released and retaken through glibc); a
+// glibc cond with one of our mutexes is refused (EINVAL).
+//
+// Absolute timeouts are converted to the monotonic clock when the call
+// starts (abs_time.h): a realtime clock jump during the wait is not followed.
 //
 // COHOOK_DISABLE=1: every call goes to glibc. Before the shim's constructor
 // has run (Starting) the runtime objects are used already: they work on
@@ -278,20 +283,31 @@ COHOOK_HOOK int pthread_cond_destroy(pthread_cond_t* c) noexcept {
   return pc ? pc->destroy() : GLIBC(pthread_cond_destroy)(c);
 }
 
+namespace {
 // A glibc (process-shared) cond works only with a glibc mutex: glibc's wait
-// unlocks the mutex itself. A process-shared cond with a private mutex is
-// not supported (both must be in shared memory to be of use anyway).
+// unlocks the mutex itself, and would corrupt ours. A process-shared cond
+// with a process-private mutex (of no use across processes anyway) is
+// refused with EINVAL.
+bool mismatched(pthread_mutex_t* m) {
+  if (!our_mutex(m)) return false;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    log(LogLevel::Warn, "pthread_cond_*wait: a process-shared cond with a process-private mutex: EINVAL");
+  return true;
+}
+}  // namespace
+
 COHOOK_HOOK int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
   if (disabled()) return GLIBC(pthread_cond_wait)(c, m);
   PosixCond* pc = our_cond(c);
-  if (!pc) return GLIBC(pthread_cond_wait)(c, m);
+  if (!pc) return mismatched(m) ? EINVAL : GLIBC(pthread_cond_wait)(c, m);
   return cond_wait(pc, m, kForever);
 }
 
 COHOOK_HOOK int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const timespec* abs) {
   if (disabled()) return GLIBC(pthread_cond_timedwait)(c, m, abs);
   PosixCond* pc = our_cond(c);
-  if (!pc) return GLIBC(pthread_cond_timedwait)(c, m, abs);
+  if (!pc) return mismatched(m) ? EINVAL : GLIBC(pthread_cond_timedwait)(c, m, abs);
   if (!valid_timespec_nsec(*abs)) return EINVAL;
   return cond_wait(pc, m, deadline_from_abs(pc->clock(), *abs));  // the clock of the condattr
 }
@@ -300,7 +316,7 @@ COHOOK_HOOK int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, cl
                                        const timespec* abs) {
   if (disabled()) return GLIBC(pthread_cond_clockwait)(c, m, clock, abs);
   PosixCond* pc = our_cond(c);
-  if (!pc) return GLIBC(pthread_cond_clockwait)(c, m, clock, abs);
+  if (!pc) return mismatched(m) ? EINVAL : GLIBC(pthread_cond_clockwait)(c, m, clock, abs);
   if (!valid_timespec_nsec(*abs) || !supported_wait_clock(clock)) return EINVAL;
   return cond_wait(pc, m, deadline_from_abs(clock, *abs));
 }
