@@ -13,6 +13,7 @@ namespace cohook {
 
 namespace {
 thread_local Scheduler* t_scheduler = nullptr;
+thread_local volatile int t_handler_depth = 0;  // signal handlers running on this thread
 constexpr Nanos kPollEvery = 100 * 1000;  // look at epoll at least this often while busy
 
 // A park deadline fired: say so and wake the parker it belongs to.
@@ -261,7 +262,9 @@ void Scheduler::unpark_coroutine(Coroutine* co) {
   if (v == Parker::kIdle) return;  // it was running: the permit is enough
   // It was parked: it is ours to make ready, exactly once.
   Scheduler* home = co->home_;
-  if (t_scheduler == home) home->make_ready_local(co);
+  // The ready queue is not async-signal-safe; the inbox is (sem_post from a
+  // handler that interrupted this carrier's dispatcher).
+  if (t_scheduler == home && t_handler_depth == 0) home->make_ready_local(co);
   else home->push_inbox(co);
 }
 
@@ -320,6 +323,9 @@ bool Scheduler::sleep_until(Deadline d) {
   }
   return true;
 }
+
+void Scheduler::handler_enter() { t_handler_depth = t_handler_depth + 1; }
+void Scheduler::handler_exit() { t_handler_depth = t_handler_depth - 1; }
 
 void Scheduler::note_signal(bool restartable) {
   Scheduler* s = t_scheduler;

@@ -144,6 +144,10 @@ class Scheduler {
   // handler had SA_RESTART), whatever other coroutine the handler happened to
   // interrupt. If main itself was running, nothing is interrupted, as natively.
   static void note_signal(bool restartable);
+  // Around a program's signal handler (async-signal-safe): wake-ups it makes
+  // go through the inbox, never the ready queue it may have interrupted.
+  static void handler_enter();
+  static void handler_exit();
   // While a coroutine waits with its own signal mask applied to the carrier
   // (ppoll, pselect, epoll_pwait), signals are meant for it, not for main.
   // One at a time: false if another coroutine's masked wait is active.

@@ -54,11 +54,13 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
   }
   errno = saved;
   if (a.sa_flags & SA_RESETHAND) g_installed[sig].wrapped = false;  // the kernel reset it to SIG_DFL
+  Scheduler::handler_enter();
   if (a.sa_flags & SA_SIGINFO) {
     if (a.sa_sigaction) a.sa_sigaction(sig, info, uc);
   } else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) {
     a.sa_handler(sig);
   }
+  Scheduler::handler_exit();  // (a handler that longjmps out skips this: see architecture.md)
 }
 
 }  // namespace
