@@ -5,8 +5,8 @@
 //   // r.out, r.err, r.exited / r.code, r.signaled / r.sig, r.timed_out, r.wall_ms
 //
 // Mode::native runs the program with no LD_PRELOAD and no COHOOK_* variable;
-// Mode::shim sets LD_PRELOAD=$COHOOK_LIB (after $COHOOK_PRELOAD_FIRST, which a
-// sanitizer build sets to its runtime, which must be loaded first). Each
+// Mode::shim sets LD_PRELOAD=$COHOOK_LIB, followed by $COHOOK_SANITIZER_RUNTIME
+// in a sanitizer build (see shim_preload() for why it comes second). Each
 // program runs in its own process group; on the timeout the whole group is
 // killed and the result says so, with the output captured until then. Any
 // helper processes the program left behind are killed when it exits.
@@ -79,8 +79,14 @@ inline std::string shim_preload() {
     // natively: every comparison would pass. Refuse instead.
     if (access(lib, R_OK) != 0)
         throw std::runtime_error(std::string("COHOOK_LIB=") + lib + " does not exist");
-    const char* first = std::getenv("COHOOK_PRELOAD_FIRST");
-    return (first && *first) ? std::string(first) + ":" + lib : std::string(lib);
+    // An instrumented libcohook.so needs the ASan runtime preloaded. ASan
+    // wants to come first, but its own pthread_create interceptor would then
+    // wrap every thread the program makes in ASan's per-OS-thread start-up,
+    // which cannot run as a coroutine. So libcohook.so comes first (its
+    // pthread_create is the program's), ASan's link-order check is off, and
+    // coroutines are known to ASan through the fiber annotations.
+    const char* san = std::getenv("COHOOK_SANITIZER_RUNTIME");
+    return (san && *san) ? std::string(lib) + ":" + san : std::string(lib);
 }
 
 // A running program. Most tests use run(); servers use Proc directly.
@@ -101,9 +107,9 @@ public:
             env["LD_PRELOAD"] = shim_preload();
             // The sanitizer runtime preloaded into an uninstrumented program
             // would report the program's own (legitimate) exit-time leaks.
-            if (std::getenv("COHOOK_PRELOAD_FIRST"))
+            if (std::getenv("COHOOK_SANITIZER_RUNTIME"))
                 env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"] + (env["ASAN_OPTIONS"].empty() ? "" : ":") +
-                                      "detect_leaks=0";
+                                      "detect_leaks=0:verify_asan_link_order=0";
         }
         std::string shown;
         for (auto& [k, v] : extra) {

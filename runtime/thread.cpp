@@ -183,8 +183,10 @@ void run_destructors() {
     }
     if (!any) break;
   }
-  delete t;
+  // Detach first: free() may itself ask for TSD (ASan's, jemalloc's do).
+  ThreadSpecific* done = t;
   t = nullptr;
+  delete done;
 }
 
 }  // namespace tsd
