@@ -61,11 +61,15 @@ unsigned default_carriers() {
 thread_local bool t_carrier_gone = false;  // this thread is exiting
 
 // Frees the thread's carrier when the thread exits. After that, hooks called
-// by later TLS destructors pass straight through.
+// by later TLS destructors pass straight through. Carriers of the carrier set
+// are never freed: the main thread's TLS destructors run inside exit(),
+// while the other carriers still run coroutines that may wake ones of carrier
+// 0 -- the process is ending, the kernel reclaims everything.
 struct CarrierOwner {
   ~CarrierOwner() {
     t_carrier_gone = true;
-    if (t_carrier && Coroutine::current() == t_carrier->main_coroutine()) delete t_carrier;
+    bool shared = t_carrier && carriers().contains(t_carrier);
+    if (t_carrier && !shared && Coroutine::current() == t_carrier->main_coroutine()) delete t_carrier;
     t_carrier = nullptr;
   }
 };
