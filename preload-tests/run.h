@@ -106,10 +106,12 @@ public:
         if (mode == Mode::shim) {
             env["LD_PRELOAD"] = shim_preload();
             // The sanitizer runtime preloaded into an uninstrumented program
-            // would report the program's own (legitimate) exit-time leaks.
+            // would report the program's own (legitimate) exit-time leaks,
+            // and turn a program's deliberate SIGSEGV death into a report
+            // and exit 1 (the exits scenario dies of SIGSEGV natively).
             if (std::getenv("COHOOK_SANITIZER_RUNTIME"))
                 env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"] + (env["ASAN_OPTIONS"].empty() ? "" : ":") +
-                                      "detect_leaks=0:verify_asan_link_order=0";
+                                      "detect_leaks=0:verify_asan_link_order=0:handle_segv=0:handle_sigbus=0";
         }
         std::string shown;
         for (auto& [k, v] : extra) {
