@@ -56,10 +56,11 @@ static void *napper(void *arg)
 {
     (void)arg;
     int naps = 0;
-    while (!main_awake && naps < 2000) {
+    /* at least one nap: main may wake before this thread first looks */
+    do {
         msleep(20);
         naps++;
-    }
+    } while (!main_awake && naps < 2000);
     return (void *)(long)(naps > 0);
 }
 
