@@ -104,17 +104,29 @@ Deadline deadline_on(clockid_t clock, const timespec* ts) {
   return deadline_after(delta < 0 ? 0 : delta);
 }
 
-// The name a new thread starts with: its creator's, as natively.
+// The name a new thread starts with: its creator's, as natively. An OS
+// thread's own name costs a read of /proc/self/task/TID/comm, so it is kept
+// per OS thread until a pthread_setname_np on any OS thread.
+thread_local char t_os_name[16];
+thread_local uint64_t t_os_name_gen = 0;  // 0: not read yet
+std::atomic<uint64_t> g_os_name_gen{1};
+
 void creator_name(char out[16]) {
-  out[0] = 0;
+  const char* from;
   if (Thread* t = Thread::current()) {
-    const char* n = t->coroutine()->name();
-    size_t len = strnlen(n, 15);
-    std::memcpy(out, n, len);
-    out[len] = 0;
+    from = t->coroutine()->name();
   } else {
-    NEXT(pthread_getname_np)(NEXT(pthread_self)(), out, 16);
+    uint64_t gen = g_os_name_gen.load(std::memory_order_acquire);
+    if (t_os_name_gen != gen) {
+      t_os_name[0] = 0;
+      NEXT(pthread_getname_np)(NEXT(pthread_self)(), t_os_name, sizeof t_os_name);
+      t_os_name_gen = gen;
+    }
+    from = t_os_name;
   }
+  size_t len = strnlen(from, 15);
+  std::memcpy(out, from, len);
+  out[len] = 0;
 }
 
 // pthread_exit in the main thread: the process lives on until its last
@@ -227,7 +239,11 @@ COHOOK_HOOK int pthread_getattr_np(pthread_t th, pthread_attr_t* attr) noexcept 
 
 COHOOK_HOOK int pthread_setname_np(pthread_t th, const char* name) noexcept {
   Thread* t = Thread::from_handle(th);
-  if (!t) return NEXT(pthread_setname_np)(th, name);
+  if (!t) {
+    int r = NEXT(pthread_setname_np)(th, name);
+    g_os_name_gen.fetch_add(1, std::memory_order_acq_rel);
+    return r;
+  }
   if (std::strlen(name) > 15) return ERANGE;
   t->coroutine()->set_name(name);
   return 0;
