@@ -472,3 +472,20 @@ TEST_CASE("the pthread calls no other program makes: affinity, sched params, cpu
     });
     require_same(p);
 }
+
+// ---- 21 -----------------------------------------------------------------------
+TEST_CASE("waits with no fd (child exit, file locks) leave the other threads running", "[childwait]") {
+    for (const char* carriers : {"1", "2"}) {
+        auto p = both({bin("childwait")}, {{"COHOOK_CARRIERS", carriers}}, 30s);
+        INFO("COHOOK_CARRIERS=" << carriers);
+        require_native_says(p, {
+            "waitpid(child, 0): that child, exit status 7; the other threads kept running: yes",
+            "wait(): that child, exit status 9; the other threads kept running: yes",
+            "flock(LOCK_EX|LOCK_NB) while the child holds it: EWOULDBLOCK",
+            "flock(LOCK_EX) once the child is done: 0; the other threads kept running: yes",
+            "fcntl(F_SETLKW) once the child is done: 0; the other threads kept running: yes",
+            "waitpid(-1) with no children: -1 ECHILD",
+        });
+        require_same(p);
+    }
+}

@@ -113,6 +113,8 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
   static const Var kConnTimeout{"COHOOK_CONNECT_TIMEOUT_MS", Kind::Count, 0, 86400000,
                                 "milliseconds, 0 for no cap (0..86400000)"};
   static const Var kThreadMode{"COHOOK_THREADS", Kind::Word, 0, 1, "coroutine or native", kThreads};
+  static const Var kOffload{"COHOOK_OFFLOAD_THREADS", Kind::Count, 1, 1024,
+                            "a whole number of offload threads (1..1024)"};
   static const Var kLog{"COHOOK_LOG", Kind::Word, 0, 4, "off, error, warn, info or debug", kLevels};
   static const Var kDisable{"COHOOK_DISABLE", Kind::Word, 0, 1, "0 or 1", kBool};
   Config c = out;
@@ -127,6 +129,7 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
   if (!read_var(get, kIoTimeout, c.io_timeout_ms, err, n)) return false;
   if (!read_var(get, kConnTimeout, c.connect_timeout_ms, err, n)) return false;
   if (!read_var(get, kThreadMode, c.threads, err, n)) return false;
+  if (!read_var(get, kOffload, c.offload_threads, err, n)) return false;
   if (!read_var(get, kLog, c.log, err, n)) return false;
   if (!read_var(get, kDisable, disable, err, n)) return false;
   c.disable = disable;

@@ -25,6 +25,7 @@ struct Config {
   uint64_t io_timeout_ms = 0;             // COHOOK_IO_TIMEOUT_MS (0 = off)
   uint64_t connect_timeout_ms = 0;        // COHOOK_CONNECT_TIMEOUT_MS (0 = off)
   ThreadMode threads = ThreadMode::Coroutine;  // COHOOK_THREADS
+  unsigned offload_threads = 16;          // COHOOK_OFFLOAD_THREADS: pool bound
   LogLevel log = LogLevel::Warn;          // COHOOK_LOG
   char stats[256] = "";                   // COHOOK_STATS: "" off, "stderr", or a file path
   bool disable = false;                   // COHOOK_DISABLE

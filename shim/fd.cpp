@@ -92,6 +92,7 @@ COHOOK_HOOK int dup3(int oldfd, int newfd, int flags) noexcept {
 
 namespace {
 int do_fcntl(int fd, int cmd, long arg) {
+  if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && active()) return fcntl_lock_wait(fd, cmd, arg);
   int r = int(REAL(fcntl)(fd, cmd, arg));
   if (r < 0 || !active()) return r;
   switch (cmd) {

@@ -41,6 +41,10 @@ inline void count_outcome(const BlockingOutcome& o) {
   if (o.last == WaitResult::Closed) g_stats.closed_waits.fetch_add(1, std::memory_order_relaxed);
 }
 
+// fcntl(F_SETLKW / F_OFD_SETLKW): the lock, waited for off the carrier
+// (shim/wait.cpp).
+int fcntl_lock_wait(int fd, int cmd, long arg);
+
 // Keeps errno as the hook's caller must see it, whatever runs in between.
 class ErrnoGuard {
  public:

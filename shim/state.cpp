@@ -27,6 +27,7 @@ namespace {
 thread_local Scheduler* t_carrier = nullptr;
 thread_local int t_is_main = -1;  // unknown yet
 CarrierSet g_carriers;
+OffloadPool g_offload;
 unsigned long g_main_handle = 0;
 std::atomic<bool> g_forked{false};
 void note_fork_in_parent() { g_forked.store(true, std::memory_order_relaxed); }
@@ -38,19 +39,24 @@ pthread_self_t os_pthread_self() {
   return f;
 }
 
-// How the carrier set starts a carrier: a real, detached OS thread. Its own
-// stack only ever holds a parked main context; the dispatcher has its own.
-int start_carrier_thread(void* (*fn)(void*), void* arg) {
+// A real, detached OS thread (libc's pthread_create, not our hook).
+int start_os_thread(void* (*fn)(void*), void* arg, size_t stack) {
   static auto create = reinterpret_cast<pthread_create_t>(real::lookup_symbol("pthread_create"));
   pthread_attr_t a;
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&a, 256 * 1024);
+  pthread_attr_setstacksize(&a, stack);
   pthread_t t;
   int r = create ? create(&t, &a, fn, arg) : ENOSYS;
   pthread_attr_destroy(&a);
   return r;
 }
+
+// A carrier's own stack only ever holds a parked main context; the
+// dispatcher has its own.
+int start_carrier_thread(void* (*fn)(void*), void* arg) { return start_os_thread(fn, arg, 256 * 1024); }
+// Offload threads run libc's blocking calls (the resolver, NSS modules).
+int start_offload_thread(void* (*fn)(void*), void* arg) { return start_os_thread(fn, arg, 1024 * 1024); }
 
 unsigned default_carriers() {
   cpu_set_t set;
@@ -103,11 +109,12 @@ void print_stats() {
   char buf[512];
   int n = std::snprintf(buf, sizeof buf,
                         "cohook stats: pid %d parks %lu eagain_attempts %lu timeouts %lu closed_waits %lu "
-                        "native_blocks %lu carriers %lu threads_created %lu\n",
+                        "native_blocks %lu carriers %lu threads_created %lu offloaded %lu\n",
                         int(getpid()), (unsigned long)g_stats.parks.load(),
                         (unsigned long)g_stats.eagain_attempts.load(), (unsigned long)g_stats.timeouts.load(),
                         (unsigned long)g_stats.closed_waits.load(), (unsigned long)g_stats.native_blocks.load(),
-                        (unsigned long)g_stats.carriers.load(), (unsigned long)g_stats.threads_created.load());
+                        (unsigned long)g_stats.carriers.load(), (unsigned long)g_stats.threads_created.load(),
+                        (unsigned long)g_stats.offloaded.load());
   if (n <= 0) return;
   if (std::strcmp(g_config.stats, "stderr") == 0) {
     for (const char* p = buf; n > 0;) {
@@ -158,6 +165,7 @@ Scheduler* carrier() {
   if (t_carrier) return t_carrier;
   if (!active() || t_carrier_gone) return nullptr;
   if (Scheduler::current()) return nullptr;  // someone else's scheduler (tests)
+  if (OffloadPool::on_pool_thread()) return nullptr;  // pool threads block natively
   t_carrier = Scheduler::try_create(scheduler_options());
   (void)&t_owner;  // make sure the TLS destructor is registered
   if (t_carrier) {
@@ -190,6 +198,7 @@ unsigned long os_thread_of(unsigned long h) {
 }
 
 CarrierSet& carriers() { return g_carriers; }
+OffloadPool& offload() { return g_offload; }
 
 bool can_park() {
   if (!active()) return false;
@@ -198,8 +207,9 @@ bool can_park() {
     return co && co->home() == s && !Scheduler::is_dispatcher(co);
   }
   // No carrier yet: one will be made if the call has to wait (Scheduler::
-  // ensure), unless this thread is exiting or runs someone else's scheduler.
-  return !t_carrier_gone && !Scheduler::current();
+  // ensure), unless this thread is exiting, runs someone else's scheduler or
+  // is an offload thread (which blocks natively: that is what it is for).
+  return !t_carrier_gone && !Scheduler::current() && !OffloadPool::on_pool_thread();
 }
 
 Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms) {
@@ -244,6 +254,7 @@ __attribute__((constructor(101))) void start() {
   pthread_atfork(nullptr, note_fork_in_parent, after_fork_in_child);
   g_main_handle = os_pthread_self()();
   g_carriers.configure(g_config.carriers ? g_config.carriers : default_carriers(), &start_carrier_thread, &carrier);
+  g_offload.configure(g_config.offload_threads, &start_offload_thread);
   overflow_guard_use_sigaction(REAL(sigaction));
   Scheduler::set_factory(carrier);
   if (std::strcmp(g_config.stats, "stderr") == 0) {

@@ -5,6 +5,7 @@
 
 #include "carrier_set.h"
 #include "config.h"
+#include "offload.h"
 #include "scheduler.h"
 
 namespace cohook::shim {
@@ -32,6 +33,8 @@ unsigned long main_thread_handle();
 unsigned long os_thread_of(unsigned long pthread_handle);
 // The carriers coroutines are placed on (COHOOK_THREADS=coroutine).
 CarrierSet& carriers();
+// Real threads for calls that cannot park (COHOOK_OFFLOAD_THREADS).
+OffloadPool& offload();
 
 // Can the caller park here instead of blocking its thread? (A coroutine or a
 // carrier's main context; not the dispatcher, not a dying thread.)
@@ -63,6 +66,7 @@ struct Stats {
   std::atomic<uint64_t> carriers{0};    // carriers (schedulers) made
   std::atomic<uint64_t> eagain_attempts{0};  // non-blocking attempts that found nothing
   std::atomic<uint64_t> threads_created{0};  // pthread_create calls that made coroutines
+  std::atomic<uint64_t> offloaded{0};        // calls run on the offload pool
 };
 extern Stats g_stats;
 

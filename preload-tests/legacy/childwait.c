@@ -1,0 +1,137 @@
+/* Waits with no fd to park on: a child's exit (waitpid on one child, wait
+ * for any), and blocking file locks (flock, fcntl F_SETLKW) held by a child.
+ * Meanwhile two other threads play ping-pong over a socketpair every 2 ms;
+ * the longest gap between their rounds must stay under 150 ms, although
+ * every wait here lasts 300 ms. (Under the shim with one carrier, a wait
+ * that blocked the carrier would stop the ping-pong for those 300 ms.)
+ *
+ *   childwait */
+#define _GNU_SOURCE 1
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static int sv[2];
+static volatile int stop;
+static volatile double max_gap;
+
+static void *pinger(void *arg)
+{
+    (void)arg;
+    char c = 'x';
+    double last = now_ms();
+    while (!stop) {
+        if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
+            break;
+        msleep(2);
+        double t = now_ms();
+        if (t - last > max_gap)
+            max_gap = t - last;
+        last = t;
+    }
+    return NULL;
+}
+
+static void *ponger(void *arg)
+{
+    (void)arg;
+    char c;
+    while (read(sv[1], &c, 1) == 1 && write(sv[1], &c, 1) == 1) {
+    }
+    return NULL;
+}
+
+static void report(const char *what)
+{
+    /* Let the ping-pong take a round first: after a wait that blocked
+     * everybody, its first round after is the one that sees the gap. */
+    msleep(30);
+    printf("%s; the other threads kept running: %s\n", what, max_gap < 150 ? "yes" : "no");
+    if (max_gap >= 150)
+        fprintf(stderr, "%s: longest ping-pong gap %.0f ms\n", what, max_gap);
+}
+
+int main(void)
+{
+    alarm(30);
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        DIE("socketpair");
+    pthread_t a = spawn(ponger, NULL), b = spawn(pinger, NULL);
+    msleep(50);
+    char buf[160];
+
+    max_gap = 0;
+    pid_t p = fork();
+    if (p == 0) {
+        msleep(300);
+        _exit(7);
+    }
+    int st = 0;
+    pid_t r = waitpid(p, &st, 0);
+    snprintf(buf, sizeof buf, "waitpid(child, 0): %s, exit status %d", r == p ? "that child" : "?", WEXITSTATUS(st));
+    report(buf);
+
+    max_gap = 0;
+    p = fork();
+    if (p == 0) {
+        msleep(300);
+        _exit(9);
+    }
+    r = wait(&st);
+    snprintf(buf, sizeof buf, "wait(): %s, exit status %d", r == p ? "that child" : "?", WEXITSTATUS(st));
+    report(buf);
+
+    char path[] = "/tmp/childwait-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        DIE("mkstemp");
+    int ready[2];
+    if (pipe(ready) != 0)
+        DIE("pipe");
+    p = fork();
+    if (p == 0) {
+        int f = open(path, O_RDWR);
+        flock(f, LOCK_EX);
+        write(ready[1], "r", 1);
+        msleep(300);
+        _exit(0);
+    }
+    char c;
+    read(ready[0], &c, 1);
+    max_gap = 0;
+    printf("flock(LOCK_EX|LOCK_NB) while the child holds it: %s\n",
+           flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK ? "EWOULDBLOCK" : "?");
+    r = flock(fd, LOCK_EX);
+    snprintf(buf, sizeof buf, "flock(LOCK_EX) once the child is done: %d", r);
+    report(buf);
+    flock(fd, LOCK_UN);
+    waitpid(p, NULL, 0);
+
+    p = fork();
+    if (p == 0) {
+        int f = open(path, O_RDWR);
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        fcntl(f, F_SETLK, &l);
+        write(ready[1], "r", 1);
+        msleep(300);
+        _exit(0);
+    }
+    read(ready[0], &c, 1);
+    max_gap = 0;
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    r = fcntl(fd, F_SETLKW, &l);
+    snprintf(buf, sizeof buf, "fcntl(F_SETLKW) once the child is done: %d", r);
+    report(buf);
+    waitpid(p, NULL, 0);
+    unlink(path);
+
+    r = waitpid(-1, NULL, 0);
+    printf("waitpid(-1) with no children: %d %s\n", r, ename(errno));
+    stop = 1;
+    pthread_join(b, NULL);
+    shutdown(sv[0], SHUT_RDWR);
+    pthread_join(a, NULL);
+    return 0;
+}

@@ -1,0 +1,207 @@
+// Child waits and blocking file locks: calls with no fd to park on.
+//  - waitpid/wait4/waitid for one specific child park on a pidfd
+//    (pidfd_open, Linux >= 5.3), which becomes readable when the child
+//    exits; the status is then collected with WNOHANG -- exactly what the
+//    blocking call returns.
+//  - Waits for any child, waits that also report stopped or continued
+//    children, and blocking locks (flock, lockf F_LOCK, fcntl F_SETLKW /
+//    F_OFD_SETLKW in fd.cpp) run on the offload pool: a real thread blocks
+//    natively while the caller parks and its carrier keeps serving.
+// Non-blocking forms (WNOHANG, LOCK_NB, F_TLOCK) go straight to libc.
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "hook.h"
+#include "sys.h"
+
+using namespace cohook;
+using namespace cohook::shim;
+
+namespace {
+
+template <class F>
+F next(const char* name) {
+  return reinterpret_cast<F>(real::lookup_symbol(name));
+}
+using waitpid_t = pid_t (*)(pid_t, int*, int);
+using wait4_t = pid_t (*)(pid_t, int*, int, rusage*);
+using waitid_t = int (*)(idtype_t, id_t, siginfo_t*, int);
+using flock_t = int (*)(int, int);
+using lockf_t = int (*)(int, int, off_t);
+
+// Can this caller park, and is there somewhere else to block?
+bool may_offload() { return can_park() && Scheduler::ensure(); }
+
+// Run call() on the offload pool, parking the caller; its result, and errno.
+// The call and its result live on the heap and call() captures by value:
+// the caller's stack may be a copy stack that others overwrite while it is
+// parked, so the pool thread must not touch it. Outputs are copied to the
+// program's pointers by the caller once it runs again.
+template <class Call>
+auto offloaded(Call call) -> decltype(call()) {
+  using Result = decltype(call());
+  struct Job {
+    Call call;
+    Result result;
+  };
+  auto* job = new (std::nothrow) Job{call, Result{}};
+  if (!job) return call();  // no memory for the hand-over: block here
+  g_stats.offloaded.fetch_add(1, std::memory_order_relaxed);
+  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  offload().run([](void* p) {
+    auto* j = static_cast<Job*>(p);
+    j->result = j->call();
+  }, job);
+  int e = errno;
+  Result r = job->result;
+  delete job;
+  errno = e;
+  return r;
+}
+
+enum class ChildWait { Exited, Interrupted, Restart, NoPidfd };
+
+// Park until child `pid` has exited (its pidfd is readable), or a signal
+// handler interrupts the wait. NoPidfd: no pidfd can be had (no such child,
+// an old kernel); the caller then offloads.
+ChildWait park_until_exited(pid_t pid) {
+  long fd = sys::call6(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return ChildWait::NoPidfd;
+  int pfd = move_to_reserved_fd_band(int(fd));  // not the program's number
+  Poller::own(pfd, true);
+  Scheduler* s = Scheduler::ensure();
+  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  ChildWait result = ChildWait::Exited;
+  for (;;) {
+    uint64_t epoch = fd_epoch(pfd, IoDir::Read);
+    pollfd p{pfd, POLLIN, 0};
+    if (REAL(poll)(&p, 1, 0) > 0) break;
+    WaitResult w = wait_fd(s->poller(), pfd, IoDir::Read, epoch, kForever);
+    if (w == WaitResult::Interrupted || w == WaitResult::Restart) {
+      result = w == WaitResult::Restart ? ChildWait::Restart : ChildWait::Interrupted;
+      break;
+    }
+  }
+  forget_fd(pfd);
+  Poller::own(pfd, false);
+  REAL(close)(pfd);
+  return result;
+}
+
+// The pidfd path applies to one child, waiting for its exit only.
+bool one_child_exit(pid_t pid, int options) { return pid > 0 && !(options & (WUNTRACED | WCONTINUED)); }
+
+}  // namespace
+
+COHOOK_HOOK pid_t waitpid(pid_t pid, int* status, int options) {
+  static auto real_waitpid = next<waitpid_t>("waitpid");
+  if ((options & WNOHANG) || !may_offload()) return real_waitpid(pid, status, options);
+  Thread::test_cancel();
+  if (one_child_exit(pid, options)) {
+    Parker::current()->begin_interruptible();
+    for (;;) {
+      pid_t r = real_waitpid(pid, status, options | WNOHANG);
+      if (r != 0) return r;  // its status, or an error (ECHILD...)
+      ChildWait w = park_until_exited(pid);
+      if (w == ChildWait::NoPidfd) break;
+      if (w == ChildWait::Interrupted) {
+        Thread::test_cancel();
+        errno = EINTR;  // a handler without SA_RESTART (with it, waitpid restarts)
+        return -1;
+      }
+    }
+  }
+  struct Out {
+    pid_t r;
+    int status;
+  };
+  Out o = offloaded([=] {
+    Out x{};
+    x.r = real_waitpid(pid, &x.status, options);
+    return x;
+  });
+  if (o.r > 0 && status) *status = o.status;
+  return o.r;
+}
+
+COHOOK_HOOK pid_t wait(int* status) { return waitpid(-1, status, 0); }
+
+COHOOK_HOOK pid_t wait4(pid_t pid, int* status, int options, rusage* ru) {
+  static auto real_wait4 = next<wait4_t>("wait4");
+  if ((options & WNOHANG) || !may_offload()) return real_wait4(pid, status, options, ru);
+  Thread::test_cancel();
+  if (one_child_exit(pid, options)) {
+    Parker::current()->begin_interruptible();
+    for (;;) {
+      pid_t r = real_wait4(pid, status, options | WNOHANG, ru);
+      if (r != 0) return r;
+      ChildWait w = park_until_exited(pid);
+      if (w == ChildWait::NoPidfd) break;
+      if (w == ChildWait::Interrupted) {
+        errno = EINTR;
+        return -1;
+      }
+    }
+  }
+  struct Out {
+    pid_t r;
+    int status;
+    rusage ru;
+  };
+  Out o = offloaded([=] {
+    Out x{};
+    x.r = real_wait4(pid, &x.status, options, &x.ru);
+    return x;
+  });
+  if (o.r > 0) {
+    if (status) *status = o.status;
+    if (ru) *ru = o.ru;
+  }
+  return o.r;
+}
+
+COHOOK_HOOK int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
+  static auto real_waitid = next<waitid_t>("waitid");
+  if ((options & WNOHANG) || !may_offload()) return real_waitid(type, id, info, options);
+  Thread::test_cancel();
+  struct Out {
+    int r;
+    siginfo_t info;
+  };
+  Out o = offloaded([=] {
+    Out x{};
+    x.r = real_waitid(type, id, &x.info, options);
+    return x;
+  });
+  if (o.r == 0 && info) *info = o.info;
+  return o.r;
+}
+
+COHOOK_HOOK int flock(int fd, int op) noexcept {
+  static auto real_flock = next<flock_t>("flock");
+  if ((op & LOCK_NB) || !may_offload()) return real_flock(fd, op);
+  int r = real_flock(fd, op | LOCK_NB);  // free: no need for a thread
+  if (r == 0 || errno != EWOULDBLOCK) return r;
+  return offloaded([=] { return real_flock(fd, op); });
+}
+
+COHOOK_HOOK int lockf(int fd, int cmd, off_t len) noexcept {
+  static auto real_lockf = next<lockf_t>("lockf");
+  if (cmd != F_LOCK || !may_offload()) return real_lockf(fd, cmd, len);
+  int r = real_lockf(fd, F_TLOCK, len);
+  if (r == 0 || (errno != EACCES && errno != EAGAIN)) return r;
+  return offloaded([=] { return real_lockf(fd, cmd, len); });
+}
+
+// fcntl F_SETLKW / F_OFD_SETLKW (from fd.cpp): try the lock without
+// waiting, and wait for it on the offload pool.
+int cohook::shim::fcntl_lock_wait(int fd, int cmd, long arg) {
+  if (!may_offload()) return int(REAL(fcntl)(fd, cmd, arg));
+  int try_cmd = cmd == F_OFD_SETLKW ? F_OFD_SETLK : F_SETLK;
+  int r = int(REAL(fcntl)(fd, try_cmd, arg));
+  if (r == 0 || (errno != EAGAIN && errno != EACCES)) return r;
+  struct flock lock = *reinterpret_cast<const struct flock*>(arg);  // F_SETLKW only reads it
+  return offloaded([=]() mutable { return int(REAL(fcntl)(fd, cmd, reinterpret_cast<long>(&lock))); });
+}
