@@ -31,6 +31,7 @@ const char* kUsage =
     "  --stack-mode MODE        COHOOK_STACK_MODE         private or shared\n"
     "  --stack-max SIZE         COHOOK_STACK_MAX          largest stack a thread attr may ask for\n"
     "  --carriers N             COHOOK_CARRIERS           carrier threads (0 = one per CPU)\n"
+    "  --offload-threads N      COHOOK_OFFLOAD_THREADS    threads for calls that cannot park\n"
     "  --io-timeout MS          COHOOK_IO_TIMEOUT_MS      cap on any blocking read/write\n"
     "  --connect-timeout MS     COHOOK_CONNECT_TIMEOUT_MS cap on a blocking connect\n"
     "  --threads MODE           COHOOK_THREADS            coroutine or native\n"
@@ -47,7 +48,8 @@ struct Flag {
 const Flag kFlags[] = {
     {"--stack-size", "COHOOK_STACK_SIZE"},        {"--stack-mode", "COHOOK_STACK_MODE"},
     {"--stack-max", "COHOOK_STACK_MAX"},
-    {"--carriers", "COHOOK_CARRIERS"},            {"--io-timeout", "COHOOK_IO_TIMEOUT_MS"},
+    {"--carriers", "COHOOK_CARRIERS"},
+    {"--offload-threads", "COHOOK_OFFLOAD_THREADS"},            {"--io-timeout", "COHOOK_IO_TIMEOUT_MS"},
     {"--connect-timeout", "COHOOK_CONNECT_TIMEOUT_MS"}, {"--threads", "COHOOK_THREADS"},
     {"--log", "COHOOK_LOG"},
 };

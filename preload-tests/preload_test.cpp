@@ -484,6 +484,9 @@ TEST_CASE("waits with no fd (child exit, file locks) leave the other threads run
             "flock(LOCK_EX|LOCK_NB) while the child holds it: EWOULDBLOCK",
             "flock(LOCK_EX) once the child is done: 0; the other threads kept running: yes",
             "fcntl(F_SETLKW) once the child is done: 0; the other threads kept running: yes",
+            "lockf(F_LOCK) uncontended: 0, F_ULOCK: 0",
+            "wait4(child): that child, exit status 3; the other threads kept running: yes",
+            "waitid(P_PID): 0, si_pid right yes, si_status 4; the other threads kept running: yes",
             "waitpid(-1) with no children: -1 ECHILD",
         });
         require_same(p);

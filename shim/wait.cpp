@@ -29,7 +29,6 @@ using waitpid_t = pid_t (*)(pid_t, int*, int);
 using wait4_t = pid_t (*)(pid_t, int*, int, rusage*);
 using waitid_t = int (*)(idtype_t, id_t, siginfo_t*, int);
 using flock_t = int (*)(int, int);
-using lockf_t = int (*)(int, int, off_t);
 
 // Can this caller park, and is there somewhere else to block?
 bool may_offload() { return can_park() && Scheduler::ensure(); }
@@ -187,12 +186,26 @@ COHOOK_HOOK int flock(int fd, int op) noexcept {
   return offloaded([=] { return real_flock(fd, op); });
 }
 
-COHOOK_HOOK int lockf(int fd, int cmd, off_t len) noexcept {
-  static auto real_lockf = next<lockf_t>("lockf");
-  if (cmd != F_LOCK || !may_offload()) return real_lockf(fd, cmd, len);
-  int r = real_lockf(fd, F_TLOCK, len);
+namespace {
+using lockf_t = int (*)(int, int, off64_t);
+int lockf_impl(lockf_t real, int fd, int cmd, off64_t len) {
+  if (cmd != F_LOCK || !may_offload()) return real(fd, cmd, len);
+  int r = real(fd, F_TLOCK, len);
   if (r == 0 || (errno != EACCES && errno != EAGAIN)) return r;
-  return offloaded([=] { return real_lockf(fd, cmd, len); });
+  return offloaded([=] { return real(fd, cmd, len); });
+}
+}  // namespace
+
+// off_t is 64 bits on the 64-bit ABIs we build for, so both share one body.
+static_assert(sizeof(off_t) == sizeof(off64_t));
+COHOOK_HOOK int lockf(int fd, int cmd, off_t len) noexcept {
+  static auto real = next<lockf_t>("lockf");
+  return lockf_impl(real, fd, cmd, len);
+}
+// Programs built with _FILE_OFFSET_BITS=64 call lockf64.
+COHOOK_HOOK int lockf64(int fd, int cmd, off64_t len) noexcept {
+  static auto real = next<lockf_t>("lockf64");
+  return lockf_impl(real, fd, cmd, len);
 }
 
 // fcntl F_SETLKW / F_OFD_SETLKW (from fd.cpp): try the lock without

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -125,7 +126,32 @@ int main(void)
     snprintf(buf, sizeof buf, "fcntl(F_SETLKW) once the child is done: %d", r);
     report(buf);
     waitpid(p, NULL, 0);
+    printf("lockf(F_LOCK) uncontended: %d, F_ULOCK: %d\n", lockf(fd, F_LOCK, 0), lockf(fd, F_ULOCK, 0));
     unlink(path);
+
+    max_gap = 0;
+    p = fork();
+    if (p == 0) {
+        msleep(300);
+        _exit(3);
+    }
+    struct rusage ru;
+    r = wait4(p, &st, 0, &ru);
+    snprintf(buf, sizeof buf, "wait4(child): %s, exit status %d", r == p ? "that child" : "?", WEXITSTATUS(st));
+    report(buf);
+
+    max_gap = 0;
+    p = fork();
+    if (p == 0) {
+        msleep(300);
+        _exit(4);
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    r = waitid(P_PID, (id_t)p, &si, WEXITED);
+    snprintf(buf, sizeof buf, "waitid(P_PID): %d, si_pid right %s, si_status %d", r, si.si_pid == p ? "yes" : "no",
+             si.si_status);
+    report(buf);
 
     r = waitpid(-1, NULL, 0);
     printf("waitpid(-1) with no children: %d %s\n", r, ename(errno));

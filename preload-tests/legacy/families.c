@@ -223,6 +223,15 @@ int main(void)
     while (wait(NULL) > 0) {
     }
 
+    /* lockf itself (an LFS build calls lockf64): an uncontended lock. */
+    {
+        char path[] = "/tmp/families-lockf-XXXXXX";
+        int lf = mkstemp(path);
+        printf("lockf F_LOCK: %d, F_ULOCK: %d\n", lockf(lf, F_LOCK, 0), lockf(lf, F_ULOCK, 0));
+        close(lf);
+        unlink(path);
+    }
+
     /* close_range and closefrom: the fds are gone, the numbers reusable. */
     int lo = dup(0), mid = dup(0), hi = dup(0);
     close_range((unsigned)lo, (unsigned)mid, 0);
