@@ -1,0 +1,40 @@
+// offloaded(call): run a call that cannot park on the offload pool
+// (runtime/offload.h) while the caller parks; its result, and errno.
+#pragma once
+#include <new>
+
+#include "hook.h"
+
+namespace cohook::shim {
+
+// Can this caller park, and is there somewhere else to block?
+inline bool may_offload() { return can_park() && Scheduler::ensure(); }
+
+// Run call() on the offload pool, parking the caller; its result, and errno.
+// The call and its result live on the heap and call() captures by value:
+// the caller's stack may be a copy stack that others overwrite while it is
+// parked, so the pool thread must not touch it. Outputs are copied to the
+// program's pointers by the caller once it runs again.
+template <class Call>
+auto offloaded(Call call) -> decltype(call()) {
+  using Result = decltype(call());
+  struct Job {
+    Call call;
+    Result result;
+  };
+  auto* job = new (std::nothrow) Job{call, Result{}};
+  if (!job) return call();  // no memory for the hand-over: block here
+  g_stats.offloaded.fetch_add(1, std::memory_order_relaxed);
+  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  offload().run([](void* p) {
+    auto* j = static_cast<Job*>(p);
+    j->result = j->call();
+  }, job);
+  int e = errno;
+  Result r = job->result;
+  delete job;
+  errno = e;
+  return r;
+}
+
+}  // namespace cohook::shim
