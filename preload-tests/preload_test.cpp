@@ -487,6 +487,8 @@ TEST_CASE("waits with no fd (child exit, file locks) leave the other threads run
             "lockf(F_LOCK) uncontended: 0, F_ULOCK: 0",
             "wait4(child): that child, exit status 3; the other threads kept running: yes",
             "waitid(P_PID): 0, si_pid right yes, si_status 4; the other threads kept running: yes",
+            "system(sleep 0.3; exit 5): exit status 5; the other threads kept running: yes",
+            "popen+pclose: 'from the child', exit status 0; the other threads kept running: yes",
             "waitpid(-1) with no children: -1 ECHILD",
         });
         require_same(p);

@@ -7,8 +7,11 @@
 //    children, and blocking locks (flock, lockf F_LOCK, fcntl F_SETLKW /
 //    F_OFD_SETLKW in fd.cpp) run on the offload pool: a real thread blocks
 //    natively while the caller parks and its carrier keeps serving.
+//  - system() and pclose() wait for their child inside libc (an internal
+//    waitpid no hook sees): the whole call runs on the offload pool.
 // Non-blocking forms (WNOHANG, LOCK_NB, F_TLOCK) go straight to libc.
 #include <sys/file.h>
+#include <cstring>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -188,4 +191,22 @@ int cohook::shim::fcntl_lock_wait(int fd, int cmd, long arg) {
   if (r == 0 || (errno != EAGAIN && errno != EACCES)) return r;
   struct flock lock = *reinterpret_cast<const struct flock*>(arg);  // F_SETLKW only reads it
   return offloaded([=]() mutable { return int(REAL(fcntl)(fd, cmd, reinterpret_cast<long>(&lock))); });
+}
+
+COHOOK_HOOK int system(const char* command) {
+  using fn_t = int (*)(const char*);
+  static auto real = next<fn_t>("system");
+  if (!command || !may_offload()) return real(command);  // NULL: "is there a shell?"
+  char* copy = ::strdup(command);  // the caller's stack may be a copy stack
+  if (!copy) return real(command);
+  int r = offloaded([=] { return real(copy); });
+  free(copy);
+  return r;
+}
+
+COHOOK_HOOK int pclose(FILE* stream) {
+  using fn_t = int (*)(FILE*);
+  static auto real = next<fn_t>("pclose");
+  if (!may_offload()) return real(stream);
+  return offloaded([=] { return real(stream); });
 }

@@ -153,6 +153,25 @@ int main(void)
              si.si_status);
     report(buf);
 
+    max_gap = 0;
+    r = system("sleep 0.3; exit 5");
+    snprintf(buf, sizeof buf, "system(sleep 0.3; exit 5): exit status %d", WIFEXITED(r) ? WEXITSTATUS(r) : -1);
+    report(buf);
+
+    max_gap = 0;
+    /* read(2) on the pipe, not fgets: stdio reads inside libc, where no
+     * hook sees them (a known stall, docs/architecture.md). */
+    FILE *f = popen("echo from the child; sleep 0.3", "r");
+    char line[64] = "";
+    if (!f)
+        DIE("popen");
+    ssize_t got = read(fileno(f), line, sizeof line - 1);
+    line[got > 0 ? got : 0] = 0;
+    line[strcspn(line, "\n")] = 0;
+    r = pclose(f);
+    snprintf(buf, sizeof buf, "popen+pclose: '%s', exit status %d", line, WIFEXITED(r) ? WEXITSTATUS(r) : -1);
+    report(buf);
+
     r = waitpid(-1, NULL, 0);
     printf("waitpid(-1) with no children: %d %s\n", r, ename(errno));
     stop = 1;
