@@ -23,10 +23,6 @@ using namespace cohook::shim;
 
 namespace {
 
-template <class F>
-F next(const char* name) {
-  return reinterpret_cast<F>(real::lookup_symbol(name));
-}
 
 // A string argument copied to the heap for the pool thread (nullptr stays).
 struct HeapStr {

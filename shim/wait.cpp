@@ -25,10 +25,6 @@ using namespace cohook::shim;
 
 namespace {
 
-template <class F>
-F next(const char* name) {
-  return reinterpret_cast<F>(real::lookup_symbol(name));
-}
 using waitpid_t = pid_t (*)(pid_t, int*, int);
 using wait4_t = pid_t (*)(pid_t, int*, int, rusage*);
 using waitid_t = int (*)(idtype_t, id_t, siginfo_t*, int);

@@ -14,56 +14,13 @@
 
 #include "common.h"
 
-static int sv[2];
-static volatile int stop;
-static volatile double max_gap;
-
-static void *pinger(void *arg)
-{
-    (void)arg;
-    char c = 'x';
-    double last = now_ms();
-    while (!stop) {
-        if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
-            break;
-        msleep(2);
-        double t = now_ms();
-        if (t - last > max_gap)
-            max_gap = t - last;
-        last = t;
-    }
-    return NULL;
-}
-
-static void *ponger(void *arg)
-{
-    (void)arg;
-    char c;
-    while (read(sv[1], &c, 1) == 1 && write(sv[1], &c, 1) == 1) {
-    }
-    return NULL;
-}
-
-static void report(const char *what)
-{
-    /* Let the ping-pong take a round first: after a wait that blocked
-     * everybody, its first round after is the one that sees the gap. */
-    msleep(30);
-    printf("%s; the other threads kept running: %s\n", what, max_gap < 150 ? "yes" : "no");
-    if (max_gap >= 150)
-        fprintf(stderr, "%s: longest ping-pong gap %.0f ms\n", what, max_gap);
-}
-
 int main(void)
 {
     alarm(30);
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
-        DIE("socketpair");
-    pthread_t a = spawn(ponger, NULL), b = spawn(pinger, NULL);
-    msleep(50);
+    pingpong_start();
     char buf[160];
 
-    max_gap = 0;
+    pingpong_reset();
     pid_t p = fork();
     if (p == 0) {
         msleep(300);
@@ -72,9 +29,9 @@ int main(void)
     int st = 0;
     pid_t r = waitpid(p, &st, 0);
     snprintf(buf, sizeof buf, "waitpid(child, 0): %s, exit status %d", r == p ? "that child" : "?", WEXITSTATUS(st));
-    report(buf);
+    pingpong_report(buf);
 
-    max_gap = 0;
+    pingpong_reset();
     p = fork();
     if (p == 0) {
         msleep(300);
@@ -82,7 +39,7 @@ int main(void)
     }
     r = wait(&st);
     snprintf(buf, sizeof buf, "wait(): %s, exit status %d", r == p ? "that child" : "?", WEXITSTATUS(st));
-    report(buf);
+    pingpong_report(buf);
 
     char path[] = "/tmp/childwait-XXXXXX";
     int fd = mkstemp(path);
@@ -101,12 +58,12 @@ int main(void)
     }
     char c;
     read(ready[0], &c, 1);
-    max_gap = 0;
+    pingpong_reset();
     printf("flock(LOCK_EX|LOCK_NB) while the child holds it: %s\n",
            flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK ? "EWOULDBLOCK" : "?");
     r = flock(fd, LOCK_EX);
     snprintf(buf, sizeof buf, "flock(LOCK_EX) once the child is done: %d", r);
-    report(buf);
+    pingpong_report(buf);
     flock(fd, LOCK_UN);
     waitpid(p, NULL, 0);
 
@@ -120,16 +77,16 @@ int main(void)
         _exit(0);
     }
     read(ready[0], &c, 1);
-    max_gap = 0;
+    pingpong_reset();
     struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     r = fcntl(fd, F_SETLKW, &l);
     snprintf(buf, sizeof buf, "fcntl(F_SETLKW) once the child is done: %d", r);
-    report(buf);
+    pingpong_report(buf);
     waitpid(p, NULL, 0);
     printf("lockf(F_LOCK) uncontended: %d, F_ULOCK: %d\n", lockf(fd, F_LOCK, 0), lockf(fd, F_ULOCK, 0));
     unlink(path);
 
-    max_gap = 0;
+    pingpong_reset();
     p = fork();
     if (p == 0) {
         msleep(300);
@@ -138,9 +95,9 @@ int main(void)
     struct rusage ru;
     r = wait4(p, &st, 0, &ru);
     snprintf(buf, sizeof buf, "wait4(child): %s, exit status %d", r == p ? "that child" : "?", WEXITSTATUS(st));
-    report(buf);
+    pingpong_report(buf);
 
-    max_gap = 0;
+    pingpong_reset();
     p = fork();
     if (p == 0) {
         msleep(300);
@@ -151,14 +108,14 @@ int main(void)
     r = waitid(P_PID, (id_t)p, &si, WEXITED);
     snprintf(buf, sizeof buf, "waitid(P_PID): %d, si_pid right %s, si_status %d", r, si.si_pid == p ? "yes" : "no",
              si.si_status);
-    report(buf);
+    pingpong_report(buf);
 
-    max_gap = 0;
+    pingpong_reset();
     r = system("sleep 0.3; exit 5");
     snprintf(buf, sizeof buf, "system(sleep 0.3; exit 5): exit status %d", WIFEXITED(r) ? WEXITSTATUS(r) : -1);
-    report(buf);
+    pingpong_report(buf);
 
-    max_gap = 0;
+    pingpong_reset();
     /* read(2) on the pipe, not fgets: stdio reads inside libc, where no
      * hook sees them (a known stall, docs/architecture.md). */
     FILE *f = popen("echo from the child; sleep 0.3", "r");
@@ -170,13 +127,10 @@ int main(void)
     line[strcspn(line, "\n")] = 0;
     r = pclose(f);
     snprintf(buf, sizeof buf, "popen+pclose: '%s', exit status %d", line, WIFEXITED(r) ? WEXITSTATUS(r) : -1);
-    report(buf);
+    pingpong_report(buf);
 
     r = waitpid(-1, NULL, 0);
     printf("waitpid(-1) with no children: %d %s\n", r, ename(errno));
-    stop = 1;
-    pthread_join(b, NULL);
-    shutdown(sv[0], SHUT_RDWR);
-    pthread_join(a, NULL);
+    pingpong_stop();
     return 0;
 }

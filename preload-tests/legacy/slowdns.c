@@ -22,44 +22,6 @@
 
 #include "common.h"
 
-static int sv[2];
-static volatile int stop;
-static volatile double max_gap;
-
-static void *pinger(void *arg)
-{
-    (void)arg;
-    char c = 'x';
-    double last = now_ms();
-    while (!stop) {
-        if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
-            break;
-        msleep(2);
-        double t = now_ms();
-        if (t - last > max_gap)
-            max_gap = t - last;
-        last = t;
-    }
-    return NULL;
-}
-
-static void *ponger(void *arg)
-{
-    (void)arg;
-    char c;
-    while (read(sv[1], &c, 1) == 1 && write(sv[1], &c, 1) == 1) {
-    }
-    return NULL;
-}
-
-static void report(const char *what)
-{
-    msleep(30); /* the ping-pong's first round after a stall is the one that sees it */
-    printf("%s; the other threads kept running: %s\n", what, max_gap < 150 ? "yes" : "no");
-    if (max_gap >= 150)
-        fprintf(stderr, "%s: longest ping-pong gap %.0f ms\n", what, max_gap);
-}
-
 /* Answers every query after 300 ms: A 10.1.2.3 for slow.test, NXDOMAIN
  * for anything else. */
 static void dns_server(int s)
@@ -159,12 +121,9 @@ int main(void)
     }
     close(ds);
 
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
-        DIE("socketpair");
-    pthread_t pa = spawn(ponger, NULL), pb = spawn(pinger, NULL);
-    msleep(50);
+    pingpong_start();
 
-    max_gap = 0;
+    pingpong_reset();
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     double t0 = now_ms();
     int r = getaddrinfo("slow.test", "80", &hints, &res);
@@ -174,20 +133,20 @@ int main(void)
     char buf[200];
     snprintf(buf, sizeof buf, "getaddrinfo(slow.test): %d %s, took >= 300 ms: %s", r, addr,
              now_ms() - t0 >= 299 ? "yes" : "no");
-    report(buf);
+    pingpong_report(buf);
     if (res)
         freeaddrinfo(res);
 
-    max_gap = 0;
+    pingpong_reset();
     r = getaddrinfo("other.test", NULL, &hints, &res);
     snprintf(buf, sizeof buf, "getaddrinfo(other.test): %s", r == EAI_NONAME ? "EAI_NONAME" : gai_strerror(r));
-    report(buf);
+    pingpong_report(buf);
 
-    max_gap = 0;
+    pingpong_reset();
     struct hostent *he = gethostbyname("slow.test");
     snprintf(buf, sizeof buf, "gethostbyname(slow.test): %s",
              he && he->h_addr_list[0] ? inet_ntoa(*(struct in_addr *)he->h_addr_list[0]) : "NULL");
-    report(buf);
+    pingpong_report(buf);
 
     he = gethostbyname2("slow.test", AF_INET);
     printf("gethostbyname2(slow.test, AF_INET): %s\n",
@@ -214,10 +173,7 @@ int main(void)
                     NI_NUMERICHOST | NI_NUMERICSERV);
     printf("getnameinfo(127.0.0.1:53, numeric): %d %s %s\n", r, host, serv);
 
-    stop = 1;
-    pthread_join(pb, NULL);
-    shutdown(sv[0], SHUT_RDWR);
-    pthread_join(pa, NULL);
+    pingpong_stop();
     kill(server, SIGKILL);
     waitpid(server, NULL, 0);
     return 0;
