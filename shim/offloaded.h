@@ -7,11 +7,7 @@
 
 namespace cohook::shim {
 
-// libc's definition of `name`, for hooks that keep their own pointer.
-template <class F>
-F next(const char* name) {
-  return reinterpret_cast<F>(real::lookup_symbol(name));
-}
+using real::next;
 
 // Can this caller park, and is there somewhere else to block?
 inline bool may_offload() { return can_park() && Scheduler::ensure(); }

@@ -47,6 +47,11 @@ COHOOK_FOR_EACH_REAL(COHOOK_DECLARE_REAL)
 void resolve_all();
 // The next definition of any symbol (for hooks that keep their own cache).
 void* lookup_symbol(const char* name);
+// The same, typed: static auto real = real::next<int (*)(int)>("name");
+template <class F>
+F next(const char* name) {
+  return reinterpret_cast<F>(lookup_symbol(name));
+}
 
 }  // namespace cohook::real
 

@@ -31,10 +31,7 @@ using sigwait_t = int (*)(const sigset_t*, int*);
 using sigwaitinfo_t = int (*)(const sigset_t*, siginfo_t*);
 using sigtimedwait_t = int (*)(const sigset_t*, siginfo_t*, const timespec*);
 
-template <class F>
-F next(const char* name) {
-  return reinterpret_cast<F>(real::lookup_symbol(name));
-}
+using real::next;
 
 // Park until a signal handler interrupts this wait. Always -1 EINTR.
 int park_until_handler() {

@@ -35,13 +35,13 @@ void note_fork_in_parent() { g_forked.store(true, std::memory_order_relaxed); }
 using pthread_self_t = pthread_t (*)();
 using pthread_create_t = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 pthread_self_t os_pthread_self() {
-  static auto f = reinterpret_cast<pthread_self_t>(real::lookup_symbol("pthread_self"));
+  static auto f = real::next<pthread_self_t>("pthread_self");
   return f;
 }
 
 // A real, detached OS thread (libc's pthread_create, not our hook).
 int start_os_thread(void* (*fn)(void*), void* arg, size_t stack) {
-  static auto create = reinterpret_cast<pthread_create_t>(real::lookup_symbol("pthread_create"));
+  static auto create = real::next<pthread_create_t>("pthread_create");
   pthread_attr_t a;
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

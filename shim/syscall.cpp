@@ -24,7 +24,7 @@ namespace {
 
 using syscall_t = long (*)(long, ...);
 syscall_t real_syscall() {
-  static auto f = reinterpret_cast<syscall_t>(real::lookup_symbol("syscall"));
+  static auto f = real::next<syscall_t>("syscall");
   return f;
 }
 

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,18 @@ static inline struct timespec bad_deadline(clockid_t clk)
     struct timespec ts = deadline_in(clk, 1000);
     ts.tv_nsec = 1000000000L;
     return ts;
+}
+
+/* A 64-bit mixing function (splitmix's finaliser), for payloads and
+ * checksums that depend on a seed. */
+static inline uint64_t mix(uint64_t v)
+{
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdull;
+    v ^= v >> 33;
+    v *= 0xc4ceb9fe1a85ec53ull;
+    v ^= v >> 33;
+    return v;
 }
 
 /* "0" or the errno name of a pthread-style return code. */

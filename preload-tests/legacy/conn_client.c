@@ -38,16 +38,6 @@ struct conn {
 
 static uint64_t seed;
 
-static uint64_t mix(uint64_t v)
-{
-    v ^= v >> 33;
-    v *= 0xff51afd7ed558ccdull;
-    v ^= v >> 33;
-    v *= 0xc4ceb9fe1a85ec53ull;
-    v ^= v >> 33;
-    return v;
-}
-
 static uint32_t req_len(long i)
 {
     return 16 + (uint32_t)(mix(seed * 1000003u + (uint64_t)i) % 2000);

@@ -31,16 +31,6 @@ static uint64_t consumed_hash[CONSUMERS];
 static long consumed_n[CONSUMERS];
 static long full_waits, empty_waits;
 
-static uint64_t mix(uint64_t v)
-{
-    v ^= v >> 33;
-    v *= 0xff51afd7ed558ccdull;
-    v ^= v >> 33;
-    v *= 0xc4ceb9fe1a85ec53ull;
-    v ^= v >> 33;
-    return v;
-}
-
 static void wake(pthread_cond_t *c)
 {
     if (use_broadcast)
