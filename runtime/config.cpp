@@ -116,6 +116,10 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
   static const Var kOffload{"COHOOK_OFFLOAD_THREADS", Kind::Count, 1, 1024,
                             "a whole number of offload threads (1..1024)"};
   static const Var kLog{"COHOOK_LOG", Kind::Word, 0, 4, "off, error, warn, info or debug", kLevels};
+  static const char* const kFileIo[] = {"inline", "offload", nullptr};
+  static const Var kStall{"COHOOK_STALL_MS", Kind::Count, 0, 600000,
+                          "milliseconds a carrier may stay away from its scheduler, 0 for off (0..600000)"};
+  static const Var kFileIoVar{"COHOOK_FILE_IO", Kind::Word, 0, 1, "inline or offload", kFileIo};
   static const Var kDisable{"COHOOK_DISABLE", Kind::Word, 0, 1, "0 or 1", kBool};
   Config c = out;
   bool disable = c.disable;
@@ -132,6 +136,8 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
   if (!read_var(get, kOffload, c.offload_threads, err, n)) return false;
   if (!read_var(get, kLog, c.log, err, n)) return false;
   if (!read_var(get, kDisable, disable, err, n)) return false;
+  if (!read_var(get, kStall, c.stall_ms, err, n)) return false;
+  if (!read_var(get, kFileIoVar, c.file_io, err, n)) return false;
   c.disable = disable;
   if (const char* st = get("COHOOK_STATS")) {
     static const Var kStats{"COHOOK_STATS", Kind::Word, 0, 0,
@@ -141,6 +147,18 @@ bool load_config(Config& out, char* err, size_t n, EnvLookup get) {
     else if (std::strcmp(st, "1") == 0 || std::strcmp(st, "stderr") == 0) std::strcpy(c.stats, "stderr");
     else if (st[0] == '/' && len < sizeof c.stats) std::memcpy(c.stats, st, len + 1);
     else return fail(err, n, kStats, st);
+  }
+  if (const char* nt = get("COHOOK_NATIVE_THREADS")) {
+    static const Var kNative{"COHOOK_NATIVE_THREADS", Kind::Word, 0, 0,
+                             "comma-separated symbol names like io_handler,my_ns::worker (at most 511 bytes)"};
+    size_t len = std::strlen(nt);
+    bool ok = len < sizeof c.native_threads;
+    for (size_t i = 0; ok && i < len; ++i) {
+      unsigned char ch = static_cast<unsigned char>(nt[i]);
+      ok = ch > ' ' && ch < 0x7f;  // names only: no spaces or control bytes
+    }
+    if (!ok) return fail(err, n, kNative, nt);
+    std::memcpy(c.native_threads, nt, len + 1);
   }
   out = c;
   return true;

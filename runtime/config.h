@@ -12,6 +12,7 @@ namespace cohook {
 
 enum class StackMode : uint8_t { Private, Shared };
 enum class ThreadMode : uint8_t { Coroutine, Native };
+enum class FileIoMode : uint8_t { Inline, Offload };
 enum class LogLevel : uint8_t { Off, Error, Warn, Info, Debug };
 
 struct Config {
@@ -28,6 +29,9 @@ struct Config {
   unsigned offload_threads = 16;          // COHOOK_OFFLOAD_THREADS: pool bound
   LogLevel log = LogLevel::Warn;          // COHOOK_LOG
   char stats[256] = "";                   // COHOOK_STATS: "" off, "stderr", or a file path
+  uint64_t stall_ms = 100;                // COHOOK_STALL_MS: watchdog threshold (0 = off)
+  FileIoMode file_io = FileIoMode::Inline;  // COHOOK_FILE_IO
+  char native_threads[512] = "";          // COHOOK_NATIVE_THREADS: comma-separated names
   bool disable = false;                   // COHOOK_DISABLE
 
   // Copy-stack slots the schedulers should make (0 in private mode).

@@ -67,6 +67,7 @@ struct Stats {
   std::atomic<uint64_t> eagain_attempts{0};  // non-blocking attempts that found nothing
   std::atomic<uint64_t> threads_created{0};  // pthread_create calls that made coroutines
   std::atomic<uint64_t> offloaded{0};        // calls run on the offload pool
+  std::atomic<uint64_t> stalls{0};           // watchdog: carriers away from their scheduler too long
 };
 extern Stats g_stats;
 

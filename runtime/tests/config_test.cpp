@@ -52,6 +52,9 @@ TEST(Config, ReadsEveryVariable) {
            {"COHOOK_THREADS", "native"},
            {"COHOOK_LOG", "debug"},
            {"COHOOK_STATS", "/tmp/cohook.stats"},
+           {"COHOOK_STALL_MS", "250"},
+           {"COHOOK_FILE_IO", "offload"},
+           {"COHOOK_NATIVE_THREADS", "io_handler,my_ns::worker"},
            {"COHOOK_DISABLE", "1"}};
   Config c;
   char err[256] = "";
@@ -66,6 +69,9 @@ TEST(Config, ReadsEveryVariable) {
   EXPECT_EQ(c.threads, ThreadMode::Native);
   EXPECT_EQ(c.log, LogLevel::Debug);
   EXPECT_STREQ(c.stats, "/tmp/cohook.stats");
+  EXPECT_EQ(c.stall_ms, 250u);
+  EXPECT_EQ(c.file_io, FileIoMode::Offload);
+  EXPECT_STREQ(c.native_threads, "io_handler,my_ns::worker");
   EXPECT_TRUE(c.disable);
 }
 
@@ -86,7 +92,8 @@ TEST(Config, MalformedValueIsOneLineNamingVariableAndForm) {
   for (auto [var, bad] : std::initializer_list<std::pair<const char*, const char*>>{
            {"COHOOK_STACK_MODE", "copy"}, {"COHOOK_THREADS", "green"}, {"COHOOK_LOG", "loud"},
            {"COHOOK_DISABLE", "yes"}, {"COHOOK_STATS", "relative/path"}, {"COHOOK_CARRIERS", "-1"},
-           {"COHOOK_IO_TIMEOUT_MS", "1s"}}) {
+           {"COHOOK_IO_TIMEOUT_MS", "1s"}, {"COHOOK_STALL_MS", "100ms"}, {"COHOOK_FILE_IO", "async"},
+           {"COHOOK_NATIVE_THREADS", "a, b"}}) {
     g_env = {{var, bad}};
     EXPECT_FALSE(load_config(c, err, sizeof err, fake_env)) << var;
     EXPECT_NE(std::string(err).find(var), std::string::npos) << err;
