@@ -7,6 +7,11 @@ COHOOK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # the build files ask for, so the demo needs the same set as the tests).
 NATIVE_PACKAGES=(meson ninja-build pkg-config g++ libgtest-dev googletest
                  libboost-context-dev libbenchmark-dev catch2 valgrind)
+# Stock daemons, their load clients and the tracing tools the smoke tests use
+# (preload-tests/daemons/). Services must not auto-start: see quiet_services.
+DAEMON_PACKAGES=(python3 mariadb-server mariadb-client sysbench tinyproxy apache2 apache2-utils
+                 civetweb lighttpd nginx-light redis-server redis-tools memcached libmemcached-tools
+                 socat busybox vsftpd curl wrk libbpf-tools bpftrace libaio-dev liburing-dev)
 # Cross: the aarch64 build, its tests run under qemu-user.
 CROSS_PACKAGES=(g++-aarch64-linux-gnu qemu-user)
 
@@ -32,6 +37,7 @@ ensure_packages() {
     return 0
   fi
   note "installing: ${missing[*]}"
+  quiet_services
   local sudo=()
   if ((EUID != 0)); then
     if command -v sudo >/dev/null; then sudo=(sudo -n); else
@@ -42,6 +48,16 @@ ensure_packages() {
   timeout 900 "${sudo[@]}" apt-get update -q </dev/null
   DEBIAN_FRONTEND=noninteractive timeout 1800 "${sudo[@]}" apt-get install -y -q \
     -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# quiet_services: a policy-rc.d that exits 101, so that installing a daemon
+# package never starts it (the tests start what they need themselves).
+quiet_services() {
+  local f=/usr/sbin/policy-rc.d
+  if [[ ! -x $f ]] && ((EUID == 0)); then
+    printf '#!/bin/sh\n# cohook scripts/lib.sh: packages must not start services\nexit 101\n' >"$f"
+    chmod 755 "$f"
+  fi
 }
 
 # setup_build DIR ARGS...: configure DIR with meson unless it is already
