@@ -114,3 +114,45 @@ d_finish() {
   if ((D_FAILED)); then echo "RESULT: FAIL"; exit 1; fi
   echo "RESULT: PASS"; exit 0
 }
+
+# Debian's python3 itself: a python3 earlier in PATH may be a wrapper script
+# (pyenv's shim is a bash script) that would run under the shim too.
+D_PYTHON=/usr/bin/python3
+
+# d_start_python_http MODE PORT DIR: python's ThreadingHTTPServer (thread per
+# connection, backlog 1024: python_http_server.py) serving DIR on
+# 127.0.0.1:PORT, log $D_TMP/python_http.MODE.log. Waits until it accepts;
+# sets D_PID; returns 1 (after d_fail) if it does not come up.
+d_start_python_http() {
+  local mode="$1" port="$2" dir="$3"
+  d_start "$mode" python_http "$D_PYTHON" "$D_ROOT/preload-tests/daemons/python_http_server.py" "$port" "$dir"
+  d_wait_port "$port" "$D_PID"
+}
+
+# d_start_tinyproxy MODE PORT BACKEND_PORT: tinyproxy (thread per connection)
+# on 127.0.0.1:PORT as a forward proxy for the HTTP server already listening
+# on 127.0.0.1:BACKEND_PORT (drive it with `ab -X 127.0.0.1:PORT`). Its own log
+# is $D_TMP/tinyproxy.MODE.file.log (stderr: tinyproxy.MODE.log). Waits until
+# a request through it reaches the backend; sets D_PID; returns 1 on failure.
+d_start_tinyproxy() {
+  local mode="$1" port="$2" backend="$3" t0=$SECONDS
+  local conf="$D_TMP/tinyproxy.$mode.conf" log="$D_TMP/tinyproxy.$mode.file.log"
+  : >"$log" && chown nobody:nogroup "$log"   # opened after it drops to nobody
+  cat >"$conf" <<CONF
+User nobody
+Group nogroup
+Port $port
+Listen 127.0.0.1
+MaxClients 1000
+Allow 127.0.0.1
+LogFile "$log"
+LogLevel Notice
+CONF
+  d_start "$mode" tinyproxy tinyproxy -d -c "$conf"
+  d_wait_port "$port" "$D_PID" || return 1
+  while ! curl -sf -o /dev/null -x "127.0.0.1:$port" "http://127.0.0.1:$backend/"; do
+    kill -0 "$D_PID" 2>/dev/null || { d_fail "tinyproxy died"; return 1; }
+    ((SECONDS - t0 < 30)) || { d_fail "no reply through tinyproxy to port $backend in 30s"; return 1; }
+    sleep 0.1
+  done
+}
