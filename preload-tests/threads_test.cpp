@@ -649,6 +649,14 @@ TEST_CASE("daemon(1, 1), then the daemon serves one request", "[forkserver]") {
     }
 }
 
+TEST_CASE("a process made by the raw clone/clone3 system call (vsftpd) waits on its own fds", "[forkserver]") {
+    for (const char* how : {"clone", "clone3"}) {
+        auto r = run_all({bin("rawclone"), how}, {}, 20s);
+        native_says(r.native, {std::string(how) + ": child answered: pong, child exit 3"});
+        same_as_native(r);
+    }
+}
+
 // ---- 8. thread pool and thread-per-connection at 10,000 connections --------------
 TEST_CASE("thread-pool server: 10,000 concurrent connections, OS threads flat", "[pool10k]") {
     many_connections("threadpool_server", 500, 10000, 200s);

@@ -184,6 +184,14 @@ Scheduler* carrier() {
 
 bool process_has_forked() { return g_forked.load(std::memory_order_relaxed); }
 
+void forked_without_libc(bool in_child) {
+  if (in_child) {
+    after_fork_in_child();
+  } else {
+    note_fork_in_parent();
+  }
+}
+
 bool is_main_thread() {
   if (t_is_main < 0) t_is_main = gettid() == getpid();
   return t_is_main;

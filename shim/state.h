@@ -24,6 +24,10 @@ Scheduler* carrier();
 // Has this process forked, or is it a forked child? (Files may be shared
 // with another process running the shim.)
 bool process_has_forked();
+// A fork made by a raw clone system call (syscall(SYS_clone) without
+// CLONE_VM, as vsftpd does): libc ran no atfork handlers, so the syscall hook
+// calls this in the parent and in the child.
+void forked_without_libc(bool in_child);
 
 // Is the calling OS thread the process's main thread (pid == tid)?
 bool is_main_thread();

@@ -8,8 +8,12 @@
 // A shared (non-PRIVATE) futex may be woken from another process, which only
 // the kernel sees: such waits park in 20 ms slices and return (a spurious
 // wake-up, allowed by futex(2)) once the word has changed.
+// clone/clone3 without CLONE_VM make a new process behind libc's back
+// (vsftpd forks its sessions so, to add namespace flags): the child would
+// keep using the parent's epoll instances, so the shim's fork handling runs.
 // Every other system call goes straight to libc's syscall().
 #include <linux/futex.h>
+#include <linux/sched.h>
 #include <sys/syscall.h>
 
 #include <cstdarg>
@@ -77,6 +81,14 @@ long futex_wake(const long* a, bool bitset_form) {
   return in_kernel < 0 ? (here ? here : in_kernel) : here + in_kernel;
 }
 
+// A clone that makes a process (no shared memory): the fork-like kind.
+bool is_process_clone(long number, const long* a) {
+  if (number == SYS_clone) return !(a[0] & CLONE_VM);
+  if (number == SYS_clone3 && a[0] && size_t(a[1]) >= sizeof(uint64_t))
+    return !(reinterpret_cast<const clone_args*>(a[0])->flags & CLONE_VM);
+  return false;
+}
+
 }  // namespace
 
 COHOOK_HOOK long syscall(long number, ...) noexcept {
@@ -92,6 +104,11 @@ COHOOK_HOOK long syscall(long number, ...) noexcept {
     // initialisers whose guards wait in futex(2) -- they must reach the kernel.
     if (wait && Scheduler::current() && can_park()) return futex_wait(a, cmd == FUTEX_WAIT_BITSET);
     if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) return futex_wake(a, cmd == FUTEX_WAKE_BITSET);
+  }
+  if (is_process_clone(number, a) && active()) {
+    long pid = real_syscall()(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (pid >= 0) forked_without_libc(pid == 0);
+    return pid;
   }
   return real_syscall()(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
