@@ -8,7 +8,12 @@
 # (concurrent downloads checksummed), a clean stop and the log scan; h_begin /
 # h_end bracket it and print the ROW line.
 
-H_HOLD=50          # idle connections held while counting threads
+H_HOLD=50          # connections held while counting threads
+# What each held connection sends: an HTTP request without its final blank
+# line, so the server has accepted it and waits for the rest; on release the
+# blank line (H_HOLD_END) completes it and the reply is read.
+H_HOLD_SEND='GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n'
+H_HOLD_END='\r\n'
 H_THREADS=-        # set by h_threads_at
 H_RPS=-            # set by h_ab / h_wrk (the client's own figure)
 
@@ -43,24 +48,25 @@ h_end() {
 }
 
 # h_settled_threads PID: the OS thread count of PID's process tree once it
-# has not changed for 0.6 s (threads and processes appear as connections are
-# accepted), at most 10 s.
+# has not changed for H_SETTLE_SAMPLES x 0.2 s (threads and processes appear
+# as connections are accepted), at most 15 s.
+H_SETTLE_SAMPLES=${H_SETTLE_SAMPLES:-3}
 h_settled_threads() {
   local pid="$1" last=-1 same=0 n t0=$SECONDS
-  while ((SECONDS - t0 < 10)); do
+  while ((SECONDS - t0 < 15)); do
     n=$(d_threads "$pid")
-    if [[ $n == "$last" ]]; then ((++same >= 3)) && break; else same=0 last=$n; fi
+    if [[ $n == "$last" ]]; then ((++same >= H_SETTLE_SAMPLES)) && break; else same=0 last=$n; fi
     sleep 0.2
   done
   echo "$last"
 }
 
-# h_threads_at PORT PID: hold $H_HOLD idle connections to PORT, read PID's
-# thread count into H_THREADS, release them.
+# h_threads_at PORT PID: hold $H_HOLD connections to PORT (each first sends
+# $H_HOLD_SEND), read PID's thread count into H_THREADS, release them.
 h_threads_at() {
   local port="$1" pid="$2" fifo="$D_TMP/hold.in" out="$D_TMP/hold.out" holder t0=$SECONDS
   rm -f "$fifo"; mkfifo "$fifo"
-  "$D_PYTHON" "$D_ROOT/preload-tests/daemons/hold_conns.py" "$port" "$H_HOLD" <"$fifo" >"$out" 2>&1 &
+  "$D_PYTHON" "$D_ROOT/preload-tests/daemons/hold_conns.py" "$port" "$H_HOLD" "$H_HOLD_SEND" "$H_HOLD_END" <"$fifo" >"$out" 2>&1 &
   holder=$!
   exec 8>"$fifo"
   while ! grep -q '^held' "$out" && kill -0 "$holder" 2>/dev/null && ((SECONDS - t0 < 20)); do sleep 0.05; done
@@ -71,7 +77,7 @@ h_threads_at() {
     d_fail "could not hold $H_HOLD connections: $(tail -1 "$out")"
   fi
   exec 8>&-
-  wait "$holder" 2>/dev/null
+  wait "$holder" 2>/dev/null || d_fail "held connections: $(tail -1 "$out")"
 }
 
 # h_ab N C URL [AB_ARGS...]: ab load; every request must complete, none

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/http_common.sh"
 d_need "$D_PYTHON"
+H_HOLD_SEND='' H_HOLD_END=''   # held connections stay silent: an echo server has no request
 
 run_mode() {
   local mode="$1" port pid out
