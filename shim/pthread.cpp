@@ -26,6 +26,8 @@
 
 #include "carrier_set.h"
 #include "hook.h"
+#include "native_thread_exit.h"
+#include "native_threads.h"
 #include "sync.h"
 #include "thread.h"
 
@@ -140,12 +142,40 @@ void main_thread_last_rites() {
 Mutex g_once_mu;
 CondVar g_once_cv;
 
+// A join of an OS thread kept native by COHOOK_NATIVE_THREADS, from a
+// context that parks (a coroutine, a carrier's main thread): park until its
+// start routine is done or the deadline passes, then let glibc's join
+// (`real`) give the result -- by then it waits only for the thread's last
+// steps. Other handles go straight to glibc.
+template <class RealJoin>
+int join_os_thread(pthread_t th, Deadline deadline, RealJoin real) {
+  native_exit::Record* r = can_park() && th != NEXT(pthread_self)() ? native_exit::find(th) : nullptr;
+  if (!r) return real();
+  if (deadline != 0) native_exit::wait_done(r, deadline);  // 0: tryjoin
+  if (Thread::cancel_requested()) {
+    native_exit::release(r);
+    Thread::test_cancel();  // the target stays joinable, as natively
+  }
+  int rc = real();
+  if (rc == 0) native_exit::forget(r);
+  native_exit::release(r);
+  return rc;
+}
+
 }  // namespace
 
 // ---- creation and ending --------------------------------------------------------
 
 COHOOK_HOOK int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) noexcept {
   if (!threads_are_coroutines()) return NEXT(pthread_create)(out, attr, fn, arg);
+  if (native_threads_selected()) {
+    char why[256];
+    if (stays_native(fn, arg, __builtin_return_address(0), why, sizeof why)) {
+      char name[16];
+      creator_name(name);
+      return native_exit::create(NEXT(pthread_create), out, attr, fn, arg, Thread::current() ? name : nullptr, why);
+    }
+  }
   Scheduler* where = place();
   if (!where) {
     static std::atomic<bool> warned{false};
@@ -173,20 +203,30 @@ COHOOK_HOOK void pthread_exit(void* ret) {
 
 COHOOK_HOOK int pthread_join(pthread_t th, void** ret) {
   Thread* t = Thread::from_handle(th);
-  if (!t) return NEXT(pthread_join)(th, ret);
+  if (!t) {
+    Thread::test_cancel();
+    return join_os_thread(th, kForever, [&] { return NEXT(pthread_join)(th, ret); });
+  }
   Thread::test_cancel();
   return t->join(ret, kForever, false);
 }
 
 COHOOK_HOOK int pthread_tryjoin_np(pthread_t th, void** ret) noexcept {
   Thread* t = Thread::from_handle(th);
-  if (!t) return NEXT(pthread_tryjoin_np)(th, ret);
+  if (!t) return join_os_thread(th, 0, [&] { return NEXT(pthread_tryjoin_np)(th, ret); });
   return t->join(ret, 0, true);
 }
 
 COHOOK_HOOK int pthread_clockjoin_np(pthread_t th, void** ret, clockid_t clock, const timespec* abstime) {
   Thread* t = Thread::from_handle(th);
-  if (!t) return NEXT(pthread_clockjoin_np)(th, ret, clock, abstime);
+  if (!t) {
+    if (abstime && valid_timespec(abstime) && (clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC)) {
+      Thread::test_cancel();
+      return join_os_thread(th, deadline_on(clock, abstime),
+                            [&] { return NEXT(pthread_clockjoin_np)(th, ret, clock, abstime); });
+    }
+    return NEXT(pthread_clockjoin_np)(th, ret, clock, abstime);
+  }
   if (abstime && (!valid_timespec(abstime) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)))
     return EINVAL;
   Thread::test_cancel();
@@ -194,13 +234,26 @@ COHOOK_HOOK int pthread_clockjoin_np(pthread_t th, void** ret, clockid_t clock, 
 }
 
 COHOOK_HOOK int pthread_timedjoin_np(pthread_t th, void** ret, const timespec* abstime) {
-  if (!Thread::from_handle(th)) return NEXT(pthread_timedjoin_np)(th, ret, abstime);
+  if (!Thread::from_handle(th)) {
+    if (abstime && valid_timespec(abstime)) {
+      Thread::test_cancel();
+      return join_os_thread(th, deadline_on(CLOCK_REALTIME, abstime),
+                            [&] { return NEXT(pthread_timedjoin_np)(th, ret, abstime); });
+    }
+    return NEXT(pthread_timedjoin_np)(th, ret, abstime);
+  }
   return pthread_clockjoin_np(th, ret, CLOCK_REALTIME, abstime);
 }
 
 COHOOK_HOOK int pthread_detach(pthread_t th) noexcept {
-  Thread* t = Thread::from_handle(th);
-  return t ? t->detach() : NEXT(pthread_detach)(th);
+  if (Thread* t = Thread::from_handle(th)) return t->detach();
+  native_exit::Record* r = native_exit::find(th);
+  int rc = NEXT(pthread_detach)(th);
+  if (r) {
+    if (rc == 0) native_exit::forget(r);
+    native_exit::release(r);
+  }
+  return rc;
 }
 
 // ---- identity -------------------------------------------------------------------
