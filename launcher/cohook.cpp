@@ -1,12 +1,18 @@
-// cohook: run a program with libcohook.so preloaded.
+// cohook: run a program with libcohook.so preloaded, or read the counters of
+// one that runs with COHOOK_STATS.
 //
 //   cohook run [options] [--] PROG [ARGS...]
+//   cohook stats PID
 //
 // Options become COHOOK_* variables (see docs/env-vars.md); LD_PRELOAD
 // gets the library's absolute path in front of whatever it already held. The
 // values are checked here with the same parser the library uses, so a typo is
 // reported before the program starts.
 #include <limits.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,14 +23,17 @@
 #include <vector>
 
 #include "config.h"
+#include "stats_socket.h"
 
 namespace {
 
 const char* kUsage =
     "usage: cohook run [options] [--] PROG [ARGS...]\n"
+    "       cohook stats PID\n"
     "       cohook --help | --version\n"
     "\n"
     "Runs PROG with libcohook.so preloaded: its blocking threads become coroutines.\n"
+    "`cohook stats PID` prints the counters of a process started with COHOOK_STATS.\n"
     "\n"
     "options (each sets the COHOOK_* variable named; see docs/env-vars.md):\n"
     "  --stack-size SIZE        COHOOK_STACK_SIZE         coroutine stack, e.g. 64k, 1m\n"
@@ -37,6 +46,9 @@ const char* kUsage =
     "  --threads MODE           COHOOK_THREADS            coroutine or native\n"
     "  --log LEVEL              COHOOK_LOG                off, error, warn, info, debug\n"
     "  --stats[=FILE]           COHOOK_STATS              counters at exit (stderr or FILE)\n"
+    "  --stall-ms MS            COHOOK_STALL_MS           report carriers stalled this long (0 = off)\n"
+    "  --file-io MODE           COHOOK_FILE_IO            inline or offload (regular-file I/O)\n"
+    "  --native-threads LIST    COHOOK_NATIVE_THREADS     thread names that stay OS threads\n"
     "  --disable                COHOOK_DISABLE=1          load, but pass every call through\n"
     "\n"
     "environment: COHOOK_LIBRARY overrides where libcohook.so is taken from.\n";
@@ -52,6 +64,9 @@ const Flag kFlags[] = {
     {"--offload-threads", "COHOOK_OFFLOAD_THREADS"},            {"--io-timeout", "COHOOK_IO_TIMEOUT_MS"},
     {"--connect-timeout", "COHOOK_CONNECT_TIMEOUT_MS"}, {"--threads", "COHOOK_THREADS"},
     {"--log", "COHOOK_LOG"},
+    {"--stall-ms", "COHOOK_STALL_MS"},
+    {"--file-io", "COHOOK_FILE_IO"},
+    {"--native-threads", "COHOOK_NATIVE_THREADS"},
 };
 
 bool exists(const std::string& p) { return access(p.c_str(), R_OK) == 0; }
@@ -84,6 +99,51 @@ std::string find_library() {
   std::exit(2);
 }
 
+// `cohook stats PID`: the process's line, from its live stats socket.
+int stats(const char* arg) {
+  char* end = nullptr;
+  errno = 0;
+  long pid = std::strtol(arg, &end, 10);
+  if (errno || end == arg || *end || pid <= 0 || pid > INT_MAX) die("stats: not a process id:", arg);
+  if (kill(pid_t(pid), 0) != 0 && errno == ESRCH) {
+    std::fprintf(stderr, "cohook: stats: no such process: %ld\n", pid);
+    return 1;
+  }
+  sockaddr_un addr;
+  socklen_t len = cohook::stats_socket_address(pid, addr);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("stats: socket:", std::strerror(errno));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    // An abstract name nobody listens on: ECONNREFUSED.
+    std::fprintf(stderr, "cohook: stats: process %ld does not serve stats (not started with COHOOK_STATS, or not "
+                 "under cohook): %s\n", pid, std::strerror(errno));
+    return 1;
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, size_t(n));
+  }
+  close(fd);
+  if (text.empty()) {
+    // The process closes on a peer of another uid without a byte.
+    struct stat st;
+    std::string proc = "/proc/" + std::to_string(pid);
+    if (stat(proc.c_str(), &st) == 0 && st.st_uid != geteuid())
+      std::fprintf(stderr, "cohook: stats: permission denied: process %ld runs as uid %u, you are uid %u\n", pid,
+                   unsigned(st.st_uid), unsigned(geteuid()));
+    else
+      std::fprintf(stderr, "cohook: stats: permission denied: process %ld answered nothing (only its own uid "
+                   "may read its stats)\n", pid);
+    return 1;
+  }
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +159,10 @@ int main(int argc, char** argv) {
   if (cmd == "--version") {
     std::printf("cohook %s\n", COHOOK_VERSION);
     return 0;
+  }
+  if (cmd == "stats") {
+    if (argc != 3) die("usage: cohook stats PID");
+    return stats(argv[2]);
   }
   if (cmd != "run") die("unknown command (try cohook --help):", argv[1]);
 

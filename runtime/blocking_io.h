@@ -50,6 +50,7 @@ struct BlockingOutcome {
   unsigned waits = 0;   // how many times it parked
   unsigned wasted = 0;  // attempts that failed with EAGAIN (the syscalls the
                         // drained hint exists to avoid)
+  IoDir dir = IoDir::Read;  // what it waited for (the park's reason)
 };
 
 // attempt(): one non-blocking try, returning >= 0 or -1 with errno set.
@@ -79,6 +80,7 @@ ssize_t run_blocking(const BlockingCall& c, Attempt&& attempt, Fallback&& fallba
     if (out) {
       out->last = w;
       out->waits++;
+      out->dir = c.dir;
     }
     switch (w) {
       case WaitResult::Ready:

@@ -29,7 +29,8 @@ void OffloadPool::configure(unsigned max_threads, StartThread start) {
 bool OffloadPool::on_pool_thread() { return t_pool_thread; }
 
 OffloadPool::Stats OffloadPool::stats() const {
-  return Stats{jobs_.load(), made_.load(), queue_peak_.load(), wait_ns_.load()};
+  return Stats{jobs_.load(),    made_.load(),    queue_peak_.load(),  wait_ns_.load(),
+               queued_.load(), started_.load(), wait_max_ns_.load()};
 }
 
 void OffloadPool::run(void (*fn)(void*), void* arg) {
@@ -102,7 +103,12 @@ void* OffloadPool::worker_main(void* self) {
   pool->made_.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     Job* j = pool->take();
-    pool->wait_ns_.fetch_add(uint64_t(now_ns() - j->queued_at), std::memory_order_relaxed);
+    auto waited = uint64_t(now_ns() - j->queued_at);
+    pool->wait_ns_.fetch_add(waited, std::memory_order_relaxed);
+    pool->started_.fetch_add(1, std::memory_order_relaxed);
+    uint64_t max = pool->wait_max_ns_.load(std::memory_order_relaxed);
+    while (waited > max && !pool->wait_max_ns_.compare_exchange_weak(max, waited, std::memory_order_relaxed)) {
+    }
     errno = 0;
     j->fn(j->arg);
     j->error = errno;

@@ -33,6 +33,9 @@ class OffloadPool {
     uint64_t threads = 0;
     uint64_t queue_peak = 0;
     uint64_t wait_ns = 0;  // time jobs spent queued, in all
+    uint64_t queued = 0;       // jobs waiting for a pool thread now
+    uint64_t started = 0;      // jobs a pool thread has taken (wait_ns is theirs)
+    uint64_t wait_max_ns = 0;  // the longest any job waited
   };
   Stats stats() const;
 
@@ -48,8 +51,9 @@ class OffloadPool {
   SpinLock done_lock_;
   Job* head_ = nullptr;
   Job* tail_ = nullptr;
-  unsigned threads_ = 0, idle_ = 0, queued_ = 0;
-  std::atomic<uint64_t> jobs_{0}, made_{0}, queue_peak_{0}, wait_ns_{0};
+  unsigned threads_ = 0, idle_ = 0;
+  std::atomic<unsigned> queued_{0};  // changed under mu_, read by stats()
+  std::atomic<uint64_t> jobs_{0}, made_{0}, queue_peak_{0}, wait_ns_{0}, started_{0}, wait_max_ns_{0};
 };
 
 }  // namespace cohook

@@ -4,6 +4,8 @@
 #include <new>
 #include <type_traits>
 
+#include "park_stats.h"
+
 namespace cohook {
 
 void Barrier::layout_check() {
@@ -30,6 +32,7 @@ int Barrier::wait() {
     lock_.unlock();
     // Released by the last arrival's finish(); once `queued` is clear the
     // barrier is not touched again (it may be destroyed when all have left).
+    count_park(ParkReason::Cond);  // waiting for the others, as on a condition
     for (;;) {
       node->parker->park();
       if (!node->queued.load(std::memory_order_acquire)) return 0;

@@ -2,6 +2,8 @@
 
 #include <new>
 
+#include "park_stats.h"
+
 namespace cohook {
 
 void PosixCond::layout_check() {
@@ -22,6 +24,7 @@ WaitNode* PosixCond::enqueue() {
 
 bool PosixCond::await(WaitNode* node, Deadline deadline) {
   Parker* me = node->parker;
+  count_park(ParkReason::Cond);
   for (;;) {
     bool in_time = me->park_until(deadline);
     if (!node->queued.load(std::memory_order_acquire)) return true;  // signaled; the cond may be gone

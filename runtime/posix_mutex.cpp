@@ -3,6 +3,7 @@
 #include <new>
 #include <type_traits>
 
+#include "park_stats.h"
 #include "scheduler.h"
 
 namespace cohook {
@@ -28,6 +29,7 @@ PosixMutex* PosixMutex::init_at(void* storage, int32_t kind) {
 int PosixMutex::lock_slow(Deadline deadline) {
   Parker* me = Parker::current();
   WaitNode* node = &me->node();
+  ParkOnce parked(ParkReason::Mutex);
   for (;;) {
     lock_.lock();
     // Take it if it is free; otherwise say that someone waits (so that the
@@ -51,6 +53,7 @@ int PosixMutex::lock_slow(Deadline deadline) {
     if (!waiters_.linked(node)) waiters_.push(node);
     lock_.unlock();
 
+    parked.note();
     bool in_time = me->park_until(deadline);
     if (!node->queued.load(std::memory_order_acquire)) continue;  // woken: compete again
     lock_.lock();

@@ -3,6 +3,8 @@
 #include <new>
 #include <type_traits>
 
+#include "park_stats.h"
+
 namespace cohook {
 
 void RwLock::layout_check() {
@@ -80,6 +82,7 @@ int RwLock::lock_slow(bool writer, Deadline deadline) {
   Parker* me = Parker::current();
   WaitNode* node = &me->node();
   WaitList& list = writer ? writers_ : readers_;
+  ParkOnce parked(ParkReason::Mutex);  // rwlocks count as locks
   for (;;) {
     lock_.lock();
     uint32_t s = state_.load(std::memory_order_relaxed);
@@ -108,6 +111,7 @@ int RwLock::lock_slow(bool writer, Deadline deadline) {
     if (!list.linked(node)) list.push(node);
     lock_.unlock();
 
+    parked.note();
     bool in_time = me->park_until(deadline);
     if (!node->queued.load(std::memory_order_acquire)) continue;  // woken: compete again
     lock_.lock();

@@ -3,6 +3,8 @@
 #include <new>
 #include <type_traits>
 
+#include "park_stats.h"
+
 namespace cohook {
 
 void Semaphore::layout_check() {
@@ -56,6 +58,7 @@ int Semaphore::wait_until(Deadline deadline) {
   // the value before looking at waiters_: one of the two sees the other.
   waiters_.fetch_add(1, std::memory_order_seq_cst);
   bool timed_out = false, interrupted = false;
+  ParkOnce parked(ParkReason::Cond);  // waiting for another thread's post
   int r;
   for (;;) {
     lock();
@@ -74,6 +77,7 @@ int Semaphore::wait_until(Deadline deadline) {
     }
     if (!list_.linked(node)) list_.push(node);
     unlock();
+    parked.note();
     timed_out = !me->park_until(deadline);
     // As natively: a handler without SA_RESTART ends the wait (EINTR); with
     // it, the futex under sem_wait is restarted, so the wait goes on.

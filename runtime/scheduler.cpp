@@ -7,6 +7,7 @@
 #include <new>
 
 #include "overflow_guard.h"
+#include "park_stats.h"
 #include "sys.h"
 
 namespace cohook {
@@ -86,10 +87,13 @@ Scheduler::~Scheduler() {
     Coroutine::set_current(nullptr);
   }
   disable_overflow_guard_on_this_thread();
+  LiveCoroutines::finished(live_.load(std::memory_order_relaxed));
+  counters_->give_back();
 }
 
 Scheduler::Stats Scheduler::stats() const {
-  return Stats{switches_, polls_, remote_wakes_.load(std::memory_order_relaxed), live_.load()};
+  return Stats{counters_->switches.load(std::memory_order_relaxed) - switches_base_,
+               counters_->polls.load(std::memory_order_relaxed) - polls_base_, remote_wakes_.load(std::memory_order_relaxed), live_.load()};
 }
 
 // ---- spawning, finishing, joining ----------------------------------------------
@@ -123,6 +127,7 @@ Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOption
   co->set_user(o.user, o.user_free);
   if (o.publish) *o.publish = co;
   live_.fetch_add(1, std::memory_order_relaxed);
+  LiveCoroutines::spawned();
   if (t_scheduler == this) make_ready_local(co);
   else push_inbox(co);
   return co;
@@ -144,6 +149,7 @@ void Scheduler::on_finished(Coroutine* co) {
     if (co->joiner_) co->joiner_->unpark();  // under the lock: see join()
   }
   if (free_now) delete co;
+  LiveCoroutines::finished();
   if (live_.fetch_sub(1, std::memory_order_relaxed) == 1 && run_waiter_) run_waiter_->unpark();
 }
 
@@ -157,12 +163,14 @@ bool Scheduler::join_until(Coroutine* co, Deadline deadline) {
 
 bool Scheduler::wait_exit(Coroutine* co, Deadline deadline, bool (*give_up)()) {
   Parker* me = Parker::current();
+  ParkOnce parked(ParkReason::Join);
   for (;;) {
     {
       SpinGuard g(co->join_lock_);
       if (co->exited_) return true;
       co->joiner_ = me;
     }
+    parked.note();
     if (!me->park_until(deadline) || (give_up && give_up())) {
       SpinGuard g(co->join_lock_);
       if (co->exited_) return true;
@@ -369,7 +377,7 @@ void Scheduler::dispatcher_entry(void* self) {
 }
 
 void Scheduler::run_one(Coroutine* co) {
-  switches_++;
+  CarrierCounters::bump(counters_->switches);
   if (co == main_.get()) {
     co->state_ = CoState::Running;
     Coroutine::yield();  // back to main, which resumed us
@@ -407,7 +415,7 @@ void Scheduler::dispatch_loop() {
       poller_.poll(until);
       sleeping_.store(false, std::memory_order_relaxed);
       if (signal_seen_) deliver_signal_interrupt();
-      polls_++;
+      CarrierCounters::bump(counters_->polls);
       now = last_poll_ = now_ns();
     }
     if (!timers_.empty()) timers_.expire(now);

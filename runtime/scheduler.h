@@ -42,6 +42,7 @@
 #include "clock.h"
 #include "coroutine.h"
 #include "poller.h"
+#include "scheduler_counters.h"
 #include "stack_pool.h"
 #include "timer_heap.h"
 
@@ -221,7 +222,11 @@ class Scheduler {
   Parker* run_waiter_ = nullptr;  // main, parked in run()
   Nanos last_poll_ = 0;
   unsigned busy_passes_ = 0;
-  uint64_t switches_ = 0, polls_ = 0;
+  // Process-wide counters (COHOOK_STATS); this scheduler's own are the
+  // difference from where its slot stood when it was made.
+  CarrierCounters* counters_ = CarrierCounters::claim();
+  uint64_t switches_base_ = counters_->switches.load(std::memory_order_relaxed);
+  uint64_t polls_base_ = counters_->polls.load(std::memory_order_relaxed);
   std::atomic<uint64_t> remote_wakes_{0};
 };
 

@@ -65,6 +65,11 @@ void unpoison(void* p, size_t n) {
 }
 void unpoison(const Stack& s) { unpoison(s.limit(), s.usable()); }
 
+std::atomic<uint64_t> g_reserved{0};
+std::atomic<uint64_t> g_committed{0};
+void add(std::atomic<uint64_t>& c, size_t n) { c.fetch_add(n, std::memory_order_relaxed); }
+void sub(std::atomic<uint64_t>& c, size_t n) { c.fetch_sub(n, std::memory_order_relaxed); }
+
 // The guard below a freshly mapped stack at `base`.
 bool install_guard(char* base) {
   if (StackPool::guard_regions() && madvise(base, page_size(), MADV_GUARD_INSTALL) == 0) return true;
@@ -105,6 +110,9 @@ bool StackPool::guard_regions() {
 
 void StackPool::force_legacy_guards_for_tests(bool on) { g_force_legacy.store(on); }
 
+uint64_t StackPool::reserved_bytes() { return g_reserved.load(std::memory_order_relaxed); }
+uint64_t StackPool::committed_bytes() { return g_committed.load(std::memory_order_relaxed); }
+
 bool StackPool::map_stack(Stack& out, size_t usable) {
   out = Stack{};
   const size_t guard = page_size();
@@ -124,6 +132,8 @@ bool StackPool::map_stack(Stack& out, size_t usable) {
   out.guard = guard;
   unpoison(out);  // the address may have held an old stack
   valgrind_stack_register(out);
+  add(g_reserved, total);
+  add(g_committed, usable);
   return true;
 }
 
@@ -131,7 +141,11 @@ void StackPool::unmap_stack(Stack& s) {
   if (!s.base) return;
   valgrind_stack_deregister(s);
   unpoison(s);
-  if (!s.in_slab) munmap(s.base, s.mapped);  // a slab is unmapped whole, by its pool
+  sub(g_committed, s.usable());
+  if (!s.in_slab) {
+    munmap(s.base, s.mapped);  // a slab is unmapped whole, by its pool
+    sub(g_reserved, s.mapped);
+  }
   s = Stack{};
 }
 
@@ -143,10 +157,14 @@ StackPool::StackPool(Options o) : opt_(o) {
 
 StackPool::~StackPool() {
   for (auto* v : {&hot_, &cold_, &free_})
-    for (auto& s : *v) unmap_stack(s);
+    for (auto& s : *v) {
+      if (v != &hot_) add(g_committed, s.usable());  // uncounted when its pages went back
+      unmap_stack(s);
+    }
   for (auto& sl : slabs_) {
     unpoison(sl.base, sl.bytes);
     munmap(sl.base, sl.bytes);
+    sub(g_reserved, sl.bytes);
   }
 }
 
@@ -166,6 +184,7 @@ bool StackPool::carve(Stack& out) {
     auto* p = static_cast<char*>(map_anon(bytes));
     if (!p) return false;
     slabs_.push_back({p, bytes});
+    add(g_reserved, bytes);
     carved_ = 0;
     stats_.maps++;
     stats_.slabs = slabs_.size();
@@ -186,6 +205,7 @@ bool StackPool::carve(Stack& out) {
   out.in_slab = true;
   unpoison(out);  // the address may have held an old stack
   valgrind_stack_register(out);
+  add(g_committed, out.usable());
   return true;
 }
 
@@ -196,6 +216,7 @@ bool StackPool::acquire(Stack& out, size_t size) {
     if (!from.empty()) {
       out = from.back();
       from.pop_back();
+      if (&from != &hot_) add(g_committed, out.usable());
       unpoison(out);
       stats_.reuses++;
       stats_.in_use++;
@@ -225,7 +246,10 @@ void StackPool::release(Stack& s) {
                              : cold_.size() < opt_.cold_cache ? &cold_
                              : s.in_slab ? &free_ : nullptr;
     if (to) {
-      if (to != &hot_) madvise(s.limit(), s.usable(), MADV_DONTNEED);  // the guard stays
+      if (to != &hot_) {
+        madvise(s.limit(), s.usable(), MADV_DONTNEED);  // the guard stays
+        sub(g_committed, s.usable());
+      }
       if (to == &free_) stats_.unmaps++;
       to->push_back(s);
       s = Stack{};

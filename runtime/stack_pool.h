@@ -104,6 +104,16 @@ class StackPool {
   static bool map_stack(Stack& out, size_t usable);
   static void unmap_stack(Stack& s);
 
+  // Process-wide, for COHOOK_STATS (every pool and map_stack):
+  // reserved: address space mapped for stacks, guards and unused slab room
+  //   included;
+  // committed: usable bytes of stacks handed out or in a hot cache -- the
+  //   pool's own accounting of what it has not given back (MADV_DONTNEED or
+  //   munmap). The kernel backs only the pages a stack touched, so this is an
+  //   upper bound of stack memory in RSS, not a measurement.
+  static uint64_t reserved_bytes();
+  static uint64_t committed_bytes();
+
   // True if guards are guard regions (and default-size stacks come from
   // slabs); false on kernels without MADV_GUARD_INSTALL. Probed once.
   static bool guard_regions();

@@ -53,7 +53,7 @@ COHOOK_HOOK int getaddrinfo(const char* node, const char* service, const addrinf
     int r;
     addrinfo* list;
   };
-  Out o = offloaded([=] {
+  Out o = offloaded(ParkReason::Dns, [=] {
     Out x{};
     x.r = real(np, sp, has_hints ? &h : nullptr, &x.list);
     return x;
@@ -77,7 +77,7 @@ COHOOK_HOOK int getnameinfo(const sockaddr* sa, socklen_t salen, char* host, soc
   std::memcpy(&w->sa, sa, salen);
   socklen_t hl = host ? std::min<socklen_t>(hostlen, sizeof w->host) : 0;
   socklen_t sl = serv ? std::min<socklen_t>(servlen, sizeof w->serv) : 0;
-  int r = offloaded([=] {
+  int r = offloaded(ParkReason::Dns, [=] {
     return real(reinterpret_cast<const sockaddr*>(&w->sa), salen, hl ? w->host : nullptr, hl,
                 sl ? w->serv : nullptr, sl, flags);
   });
@@ -98,7 +98,7 @@ hostent* static_lookup(Call call) {
     hostent* he;
     int herr;
   };
-  Out o = offloaded([=] {
+  Out o = offloaded(ParkReason::Dns, [=] {
     Out x{};
     x.he = call();
     x.herr = h_errno;
@@ -145,7 +145,7 @@ COHOOK_HOOK int gethostbyname_r(const char* name, hostent* ret, char* buf, size_
   using fn_t = int (*)(const char*, hostent*, char*, size_t, hostent**, int*);
   static auto real = next<fn_t>("gethostbyname_r");
   if (!may_offload() || !on_private_stack()) return real(name, ret, buf, buflen, result, h_errnop);
-  return offloaded([=] { return real(name, ret, buf, buflen, result, h_errnop); });
+  return offloaded(ParkReason::Dns, [=] { return real(name, ret, buf, buflen, result, h_errnop); });
 }
 
 COHOOK_HOOK int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen, hostent** result,
@@ -153,7 +153,7 @@ COHOOK_HOOK int gethostbyname2_r(const char* name, int af, hostent* ret, char* b
   using fn_t = int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*);
   static auto real = next<fn_t>("gethostbyname2_r");
   if (!may_offload() || !on_private_stack()) return real(name, af, ret, buf, buflen, result, h_errnop);
-  return offloaded([=] { return real(name, af, ret, buf, buflen, result, h_errnop); });
+  return offloaded(ParkReason::Dns, [=] { return real(name, af, ret, buf, buflen, result, h_errnop); });
 }
 
 COHOOK_HOOK int gethostbyaddr_r(const void* addr, socklen_t len, int type, hostent* ret, char* buf, size_t buflen,
@@ -161,5 +161,5 @@ COHOOK_HOOK int gethostbyaddr_r(const void* addr, socklen_t len, int type, hoste
   using fn_t = int (*)(const void*, socklen_t, int, hostent*, char*, size_t, hostent**, int*);
   static auto real = next<fn_t>("gethostbyaddr_r");
   if (!may_offload() || !on_private_stack()) return real(addr, len, type, ret, buf, buflen, result, h_errnop);
-  return offloaded([=] { return real(addr, len, type, ret, buf, buflen, result, h_errnop); });
+  return offloaded(ParkReason::Dns, [=] { return real(addr, len, type, ret, buf, buflen, result, h_errnop); });
 }

@@ -6,6 +6,7 @@
 
 #include "blocking_io.h"
 #include "fd_info.h"
+#include "park_stats.h"
 #include "real.h"
 #include "state.h"
 
@@ -34,11 +35,16 @@ inline void note_native_block(int fd) {
     log(LogLevel::Warn, "fd %d: a call blocks its thread natively (epoll refuses the fd, or no carrier)", fd);
 }
 
-inline void count_outcome(const BlockingOutcome& o) {
-  if (o.waits) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+// A read/write-family call that parked is a read or write park, unless the
+// caller names another reason (accept).
+inline void count_outcome(const BlockingOutcome& o, ParkReason why) {
+  if (o.waits) count_park(why);
   if (o.wasted) g_stats.eagain_attempts.fetch_add(o.wasted, std::memory_order_relaxed);
   if (o.last == WaitResult::TimedOut) g_stats.timeouts.fetch_add(1, std::memory_order_relaxed);
   if (o.last == WaitResult::Closed) g_stats.closed_waits.fetch_add(1, std::memory_order_relaxed);
+}
+inline void count_outcome(const BlockingOutcome& o) {
+  count_outcome(o, o.dir == IoDir::Write ? ParkReason::Write : ParkReason::Read);
 }
 
 // fcntl(F_SETLKW / F_OFD_SETLKW): the lock, waited for off the carrier

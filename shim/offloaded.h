@@ -17,8 +17,9 @@ inline bool may_offload() { return can_park() && Scheduler::ensure(); }
 // the caller's stack may be a copy stack that others overwrite while it is
 // parked, so the pool thread must not touch it. Outputs are copied to the
 // program's pointers by the caller once it runs again.
+// `why` says what the caller waits for (COHOOK_STATS parks by reason).
 template <class Call>
-auto offloaded(Call call) -> decltype(call()) {
+auto offloaded(ParkReason why, Call call) -> decltype(call()) {
   using Result = decltype(call());
   struct Job {
     Call call;
@@ -27,7 +28,7 @@ auto offloaded(Call call) -> decltype(call()) {
   auto* job = new (std::nothrow) Job{call, Result{}};
   if (!job) return call();  // no memory for the hand-over: block here
   g_stats.offloaded.fetch_add(1, std::memory_order_relaxed);
-  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  count_park(why);
   offload().run([](void* p) {
     auto* j = static_cast<Job*>(p);
     j->result = j->call();
@@ -37,6 +38,10 @@ auto offloaded(Call call) -> decltype(call()) {
   delete job;
   errno = e;
   return r;
+}
+template <class Call>
+auto offloaded(Call call) -> decltype(call()) {
+  return offloaded(ParkReason::Offload, call);
 }
 
 }  // namespace cohook::shim

@@ -63,7 +63,7 @@ int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
     int r = REAL(poll)(fds, n, 0);
     if (r != 0) return r;
     if (now_ns() >= deadline) return 0;
-    if (!parked) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+    if (!parked) count_park(ParkReason::Poll);
     parked = true;
     size_t closed = 0;
     WaitResult w = wait_any(poller, set.get(), k, deadline, &closed);
@@ -157,7 +157,7 @@ int park_epoll(int epfd, epoll_event* ev, int max, Deadline deadline) {
     int r = REAL(epoll_wait)(epfd, ev, max, 0);
     if (r != 0) return r;
     if (now_ns() >= deadline) return 0;
-    if (!parked) g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+    if (!parked) count_park(ParkReason::Poll);
     parked = true;
     WaitResult w = wait_fd(poller, epfd, IoDir::Read, epoch, deadline);
     if (w == WaitResult::TimedOut) return REAL(epoll_wait)(epfd, ev, max, 0);

@@ -47,7 +47,7 @@ int do_accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
           return ssize_t(REAL(accept4)(fd, addr, len, flags));
         },
         [&] { return ssize_t(REAL(accept4)(fd, addr, len, flags)); }, &out));
-    count_outcome(out);
+    count_outcome(out, ParkReason::Accept);
   }
   if (r >= 0 && active()) {
     FdInfo* lfi = fd_info_if_known(fd);
@@ -81,6 +81,7 @@ int do_connect(int fd, FdInfo* fi, const sockaddr* addr, socklen_t len) {
   if (errno == EAGAIN && fi->family == AF_UNIX) {
     // A full listen backlog: blocking connect waits for room. The kernel has
     // no readiness event for that, so retry on a short, growing sleep.
+    count_park(ParkReason::Connect);
     Nanos pause = 100000;
     for (;;) {
       if (now_ns() >= d) {
@@ -97,7 +98,7 @@ int do_connect(int fd, FdInfo* fi, const sockaddr* addr, socklen_t len) {
     }
   }
   if (errno != EINPROGRESS) return r;
-  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  count_park(ParkReason::Connect);
   Scheduler* carrier = Scheduler::ensure();
   for (;;) {
     WaitResult w = carrier ? wait_fd(carrier->poller(), fd, IoDir::Write, epoch, d) : WaitResult::NotPollable;

@@ -14,6 +14,7 @@
 #include "fd_info.h"
 #include "overflow_guard.h"
 #include "real.h"
+#include "stats.h"
 #include "thread.h"
 
 namespace cohook::shim {
@@ -39,7 +40,8 @@ pthread_self_t os_pthread_self() {
   return f;
 }
 
-// A real, detached OS thread (libc's pthread_create, not our hook).
+}  // namespace
+
 int start_os_thread(void* (*fn)(void*), void* arg, size_t stack) {
   static auto create = real::next<pthread_create_t>("pthread_create");
   pthread_attr_t a;
@@ -51,6 +53,8 @@ int start_os_thread(void* (*fn)(void*), void* arg, size_t stack) {
   pthread_attr_destroy(&a);
   return r;
 }
+
+namespace {
 
 // A carrier's own stack only ever holds a parked main context; the
 // dispatcher has its own.
@@ -99,36 +103,6 @@ void write_stderr(const char* s, size_t n) {
   }
 }
 
-// COHOOK_STATS=stderr writes here: a copy of fd 2 made at start-up, because
-// programs close stderr in their own atexit handlers (coreutils does), which
-// run before ours.
-int g_stats_fd = -1;
-
-void print_stats() {
-  if (!g_config.stats[0]) return;
-  char buf[512];
-  int n = std::snprintf(buf, sizeof buf,
-                        "cohook stats: pid %d parks %lu eagain_attempts %lu timeouts %lu closed_waits %lu "
-                        "native_blocks %lu carriers %lu threads_created %lu offloaded %lu\n",
-                        int(getpid()), (unsigned long)g_stats.parks.load(),
-                        (unsigned long)g_stats.eagain_attempts.load(), (unsigned long)g_stats.timeouts.load(),
-                        (unsigned long)g_stats.closed_waits.load(), (unsigned long)g_stats.native_blocks.load(),
-                        (unsigned long)g_stats.carriers.load(), (unsigned long)g_stats.threads_created.load(),
-                        (unsigned long)g_stats.offloaded.load());
-  if (n <= 0) return;
-  if (std::strcmp(g_config.stats, "stderr") == 0) {
-    for (const char* p = buf; n > 0;) {
-      ssize_t w = REAL(write)(g_stats_fd >= 0 ? g_stats_fd : STDERR_FILENO, p, size_t(n));
-      if (w <= 0) break;
-      p += w;
-      n -= int(w);
-    }
-  } else if (FILE* f = std::fopen(g_config.stats, "a")) {
-    std::fputs(buf, f);
-    std::fclose(f);
-  }
-}
-
 // fork: the child has only the forking thread. Every carrier's epoll instance
 // is shared with the parent (same open file), so the child must not use any
 // of them: forget all registrations and start a fresh runtime. The forking
@@ -157,6 +131,8 @@ void after_fork_in_child() {
   if (adopted) {
     if (Scheduler* s = carrier()) s->main_coroutine()->set_user(adopted, nullptr);
   }
+  LiveCoroutines::reset_after_fork();
+  restart_stats_after_fork();
 }
 
 }  // namespace
@@ -265,11 +241,7 @@ __attribute__((constructor(101))) void start() {
   g_offload.configure(g_config.offload_threads, &start_offload_thread);
   overflow_guard_use_sigaction(REAL(sigaction));
   Scheduler::set_factory(carrier);
-  if (std::strcmp(g_config.stats, "stderr") == 0) {
-    g_stats_fd = move_to_reserved_fd_band(int(REAL(fcntl)(STDERR_FILENO, F_DUPFD_CLOEXEC, 0)));
-    Poller::own(g_stats_fd, true);  // the program cannot close it: not its fd
-  }
-  std::atexit(print_stats);
+  start_stats();
   g_mode.store(Mode::Active);
   wrap_existing_handlers();
   log(LogLevel::Info, "active: stack %zu KiB (%s), io timeout cap %lu ms, connect timeout cap %lu ms",

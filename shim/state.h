@@ -61,9 +61,13 @@ void route_next_signal(int sig);
 // Debug/info logging to stderr, honouring COHOOK_LOG.
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// Counters printed at exit with COHOOK_STATS.
+// A real, detached OS thread (libc's pthread_create, not our hook); 0 or an
+// error number.
+int start_os_thread(void* (*fn)(void*), void* arg, size_t stack);
+
+// Counters printed with COHOOK_STATS (shim/stats.cpp); parks by reason are
+// runtime/park_stats.h.
 struct Stats {
-  std::atomic<uint64_t> parks{0};       // blocking calls that parked at least once
   std::atomic<uint64_t> timeouts{0};    // waits that ended by deadline
   std::atomic<uint64_t> closed_waits{0};  // waits ended by close() from another thread
   std::atomic<uint64_t> native_blocks{0};  // blocking calls left to block the thread

@@ -57,7 +57,7 @@ long futex_wait(const long* a, bool bitset_form) {
     }
     d = deadline_after(ns < 0 ? 0 : ns);
   }
-  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  count_park(ParkReason::Futex);
   bool shared = !(op & FUTEX_PRIVATE_FLAG);
   for (;;) {
     Deadline slice = shared ? std::min(d, deadline_after(20 * 1000 * 1000)) : d;

@@ -19,7 +19,7 @@ Nanos to_ns(const timespec* ts) {
 
 // false if a signal handler interrupted the sleep; `left` then holds the rest.
 bool park_until(Deadline d, timespec* left = nullptr) {
-  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  count_park(ParkReason::Sleep);
   Thread::test_cancel();  // sleeps are cancellation points
   if (Scheduler::sleep_until(d)) return true;
   Thread::test_cancel();  // pthread_cancel interrupts the sleep

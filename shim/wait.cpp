@@ -41,7 +41,7 @@ ChildWait park_until_exited(pid_t pid) {
   int pfd = move_to_reserved_fd_band(int(fd));  // not the program's number
   Poller::own(pfd, true);
   Scheduler* s = Scheduler::ensure();
-  g_stats.parks.fetch_add(1, std::memory_order_relaxed);
+  count_park(ParkReason::Child);
   ChildWait result = ChildWait::Exited;
   for (;;) {
     uint64_t epoch = fd_epoch(pfd, IoDir::Read);
@@ -86,7 +86,7 @@ COHOOK_HOOK pid_t waitpid(pid_t pid, int* status, int options) {
     pid_t r;
     int status;
   };
-  Out o = offloaded([=] {
+  Out o = offloaded(ParkReason::Child, [=] {
     Out x{};
     x.r = real_waitpid(pid, &x.status, options);
     return x;
@@ -119,7 +119,7 @@ COHOOK_HOOK pid_t wait4(pid_t pid, int* status, int options, rusage* ru) {
     int status;
     rusage ru;
   };
-  Out o = offloaded([=] {
+  Out o = offloaded(ParkReason::Child, [=] {
     Out x{};
     x.r = real_wait4(pid, &x.status, options, &x.ru);
     return x;
@@ -139,7 +139,7 @@ COHOOK_HOOK int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
     int r;
     siginfo_t info;
   };
-  Out o = offloaded([=] {
+  Out o = offloaded(ParkReason::Child, [=] {
     Out x{};
     x.r = real_waitid(type, id, &x.info, options);
     return x;
@@ -195,7 +195,7 @@ COHOOK_HOOK int system(const char* command) {
   if (!command || !may_offload()) return real(command);  // NULL: "is there a shell?"
   char* copy = ::strdup(command);  // the caller's stack may be a copy stack
   if (!copy) return real(command);
-  int r = offloaded([=] { return real(copy); });
+  int r = offloaded(ParkReason::Child, [=] { return real(copy); });
   free(copy);
   return r;
 }
@@ -204,5 +204,5 @@ COHOOK_HOOK int pclose(FILE* stream) {
   using fn_t = int (*)(FILE*);
   static auto real = next<fn_t>("pclose");
   if (!may_offload()) return real(stream);
-  return offloaded([=] { return real(stream); });
+  return offloaded(ParkReason::Child, [=] { return real(stream); });
 }
