@@ -39,6 +39,8 @@ class CarrierSet {
   unsigned configured() const { return n_; }
   // Carrier 0 (the main thread's), or nullptr before it exists.
   Scheduler* first() const { return slots_[0].load(std::memory_order_acquire); }
+  // Carrier i (0 <= i < configured()), or nullptr if not running.
+  Scheduler* at(unsigned i) const { return i < kMax ? slots_[i].load(std::memory_order_acquire) : nullptr; }
   // Is s one of ours?
   bool contains(const Scheduler* s) const;
   // Child after fork: only the calling thread exists; its new scheduler (or

@@ -58,6 +58,8 @@ Scheduler::Scheduler(Options o)
   shared_.resize(opt_.shared_stacks);
   t_scheduler = this;
   Coroutine::set_current(main_.get());
+  heartbeat_.tid = int(sys::call6(SYS_gettid));
+  heartbeat_.enter(main_.get());  // the thread's own code runs until it first parks
   ok_ = true;
 }
 
@@ -130,6 +132,7 @@ Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOption
   LiveCoroutines::spawned();
   if (t_scheduler == this) make_ready_local(co);
   else push_inbox(co);
+  watchdog::kick();  // a running coroutine may now be delaying this one
   return co;
 }
 
@@ -378,16 +381,20 @@ void Scheduler::dispatcher_entry(void* self) {
 
 void Scheduler::run_one(Coroutine* co) {
   CarrierCounters::bump(counters_->switches);
+  heartbeat_.enter(co);
   if (co == main_.get()) {
     co->state_ = CoState::Running;
     Coroutine::yield();  // back to main, which resumed us
+    heartbeat_.leave();
     return;
   }
   co->resume();
+  heartbeat_.leave();
   if (co->state_ == CoState::Finished) on_finished(co);
 }
 
 void Scheduler::dispatch_loop() {
+  heartbeat_.leave();  // first entry: main parked
   for (;;) {
     drain_inbox();
     // Run what is ready now; what they make ready waits for the next round,
@@ -412,8 +419,10 @@ void Scheduler::dispatch_loop() {
         sleeping_.store(true, std::memory_order_seq_cst);
         if (inbox_.load(std::memory_order_seq_cst)) until = 0;
       }
+      if (until) heartbeat_.begin_blocking_wait();
       poller_.poll(until);
       sleeping_.store(false, std::memory_order_relaxed);
+      if (until) heartbeat_.end_blocking_wait();
       if (signal_seen_) deliver_signal_interrupt();
       CarrierCounters::bump(counters_->polls);
       now = last_poll_ = now_ns();

@@ -45,6 +45,7 @@
 #include "scheduler_counters.h"
 #include "stack_pool.h"
 #include "timer_heap.h"
+#include "watchdog.h"
 
 namespace cohook {
 
@@ -168,6 +169,8 @@ class Scheduler {
   StackPool& stack_pool() { return pool_; }
   Stats stats() const;
   Coroutine* main_coroutine() { return main_.get(); }
+  // What the stall watchdog reads (watchdog.h); any thread may read it.
+  Heartbeat& heartbeat() { return heartbeat_; }
   // Every coroutine of this carrier with its state, for debugging dumps.
   template <class F>
   void for_each_coroutine(F&& f) {
@@ -228,6 +231,7 @@ class Scheduler {
   uint64_t switches_base_ = counters_->switches.load(std::memory_order_relaxed);
   uint64_t polls_base_ = counters_->polls.load(std::memory_order_relaxed);
   std::atomic<uint64_t> remote_wakes_{0};
+  Heartbeat heartbeat_;
 };
 
 }  // namespace cohook

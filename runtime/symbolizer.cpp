@@ -123,7 +123,21 @@ Table read_table(const uint8_t* base, size_t size, const Ehdr* eh, const Shdr* s
 // shim hooks open/close, and this may run on any thread.
 void load(Object& o) {
   o.loaded = true;
-  if (o.path[0] != '/') return;  // the vdso and the like have no file
+  if (o.path[0] != '/') {
+    // The vdso has no file, but the kernel maps its whole image, section
+    // headers included, from its first page.
+    if (strncmp(o.path, "linux-vdso", 10) && strncmp(o.path, "linux-gate", 10)) return;
+    auto* base = reinterpret_cast<const uint8_t*>(o.lo);
+    size_t size = o.hi - o.lo;
+    auto* eh = reinterpret_cast<const Ehdr*>(base);
+    if (size < sizeof(Ehdr) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shentsize != sizeof(Shdr) ||
+        !in_file(eh->e_shoff, size_t(eh->e_shnum) * sizeof(Shdr), size))
+      return;
+    auto* sh = reinterpret_cast<const Shdr*>(base + eh->e_shoff);
+    o.symtab = read_table(base, size, eh, sh, SHT_SYMTAB);
+    o.dynsym = read_table(base, size, eh, sh, SHT_DYNSYM);
+    return;
+  }
   long fd = sys::call6(SYS_openat, AT_FDCWD, long(o.path), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   struct stat st;

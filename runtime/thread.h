@@ -63,6 +63,8 @@ class Thread {
   static void reset_after_fork(bool caller_is_thread);
 
   Coroutine* coroutine() const { return co_; }
+  // What pthread_create was given to run (the stall watchdog names it).
+  Start start_routine() const { return start_; }
   Scheduler* home() const;
   ThreadSpecific*& specific() { return tsd_; }
 

@@ -125,6 +125,7 @@ void after_fork_in_child() {
     Scheduler::abandon_after_fork();
   }
   t_carrier = nullptr;
+  stall_watchdog_after_fork();
   Thread::reset_after_fork(adopted != nullptr);
   g_main_handle = os_pthread_self()();
   g_carriers.reset_after_fork(nullptr);
@@ -142,12 +143,14 @@ Scheduler* carrier() {
   if (!active() || t_carrier_gone) return nullptr;
   if (Scheduler::current()) return nullptr;  // someone else's scheduler (tests)
   if (OffloadPool::on_pool_thread()) return nullptr;  // pool threads block natively
+  if (on_stall_watchdog_thread()) return nullptr;
   t_carrier = Scheduler::try_create(scheduler_options());
   (void)&t_owner;  // make sure the TLS destructor is registered
   if (t_carrier) {
     t_carrier->set_os_thread(os_pthread_self()());
     if (is_main_thread()) g_carriers.set_first(t_carrier);
     g_stats.carriers.fetch_add(1, std::memory_order_relaxed);
+    stall_watchdog_on_new_carrier();
     log(LogLevel::Debug, "carrier made for thread %d", int(gettid()));
   } else {
     static std::atomic<bool> warned{false};

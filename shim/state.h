@@ -65,6 +65,13 @@ void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 
 // error number.
 int start_os_thread(void* (*fn)(void*), void* arg, size_t stack);
 
+// The stall watchdog (shim/stall_watchdog.cpp): on each new carrier thread
+// (starts the monitor with the first), in a forked child, and whether the
+// calling thread is its monitor (which must never become a carrier).
+void stall_watchdog_on_new_carrier();
+void stall_watchdog_after_fork();
+bool on_stall_watchdog_thread();
+
 // Counters printed with COHOOK_STATS (shim/stats.cpp); parks by reason are
 // runtime/park_stats.h.
 struct Stats {

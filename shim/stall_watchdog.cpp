@@ -1,0 +1,54 @@
+// The stall watchdog in the shim (runtime/watchdog.h): started with the first
+// carrier when COHOOK_STALL_MS > 0, again in a forked child's first carrier;
+// its reports go to stderr (unless COHOOK_LOG=off) and count in
+// g_stats.stalls.
+#include <unistd.h>
+
+#include "real.h"
+#include "state.h"
+#include "watchdog.h"
+
+namespace cohook::shim {
+
+namespace {
+
+void emit(const char* text, size_t n) {
+  if (g_config.log < LogLevel::Warn) return;
+  while (n) {
+    ssize_t w = REAL(write)(STDERR_FILENO, text, n);
+    if (w <= 0) return;
+    text += w;
+    n -= size_t(w);
+  }
+}
+
+void counted() { g_stats.stalls.fetch_add(1, std::memory_order_relaxed); }
+
+// Symbolizing and formatting a report takes some 30 KiB of frames.
+int start_monitor_thread(void* (*fn)(void*), void* arg) { return start_os_thread(fn, arg, 512 * 1024); }
+
+}  // namespace
+
+void stall_watchdog_on_new_carrier() {
+  if (!g_config.stall_ms) return;
+  watchdog::prepare_carrier_thread();
+  if (!watchdog::running()) {
+    watchdog::Options o;
+    o.stall_ms = unsigned(g_config.stall_ms);
+    o.carriers = &carriers();
+    o.start_thread = &start_monitor_thread;
+    o.sigaction = REAL(sigaction);
+    o.emit = &emit;
+    o.counted = &counted;
+    static std::atomic<bool> warned{false};
+    if (!watchdog::start(o) && !warned.exchange(true))
+      log(LogLevel::Warn, "stall watchdog: no monitor thread (COHOOK_STALL_MS ignored)");
+  }
+  watchdog::kick();
+}
+
+void stall_watchdog_after_fork() { watchdog::reset_after_fork(); }
+
+bool on_stall_watchdog_thread() { return watchdog::on_monitor_thread(); }
+
+}  // namespace cohook::shim
