@@ -12,6 +12,8 @@ NATIVE_PACKAGES=(meson ninja-build pkg-config g++ libgtest-dev googletest
 DAEMON_PACKAGES=(python3 mariadb-server mariadb-client sysbench tinyproxy apache2 apache2-utils
                  civetweb lighttpd nginx-light redis-server redis-tools memcached libmemcached-tools
                  socat busybox vsftpd curl wrk libbpf-tools bpftrace libaio-dev liburing-dev)
+# scripts/bench: plots (bench/plot.py) and CPU placement (taskset).
+BENCH_PACKAGES=(python3 python3-matplotlib util-linux)
 # Cross: the aarch64 build, its tests run under qemu-user.
 CROSS_PACKAGES=(g++-aarch64-linux-gnu qemu-user)
 
