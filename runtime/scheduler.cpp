@@ -132,7 +132,6 @@ Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOption
   LiveCoroutines::spawned();
   if (t_scheduler == this) make_ready_local(co);
   else push_inbox(co);
-  watchdog::kick();  // a running coroutine may now be delaying this one
   return co;
 }
 

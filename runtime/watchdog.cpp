@@ -3,6 +3,7 @@
 #include <execinfo.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sys/prctl.h>
 #include <ucontext.h>
 
 #include <cerrno>
@@ -298,16 +299,20 @@ void report(unsigned index, Scheduler* s, Nanos ran_for) {
   if (g_opt.emit) g_opt.emit(t.buf, t.len);
 }
 
-// Is a coroutine on s being delayed by whatever runs there now?
-bool busy(Scheduler* s, Track& tr, Nanos now, bool* stalled) {
+// Is s awake (not asleep in epoll)? *stalled when what runs there has run
+// for longer than the threshold while other coroutines live there.
+bool awake(Scheduler* s, Track& tr, Nanos now, bool* stalled) {
   Heartbeat& hb = s->heartbeat();
-  const void* running = hb.running.load(std::memory_order_seq_cst);
-  bool blocked = hb.blocked.load(std::memory_order_seq_cst);
-  size_t live = s->live();
-  size_t others = running == s->main_coroutine() ? live : live ? live - 1 : 0;
-  if (!running || blocked || others == 0) {
+  if (hb.blocked.load(std::memory_order_seq_cst)) {
     tr = Track{};
     return false;
+  }
+  const void* running = hb.running.load(std::memory_order_relaxed);
+  size_t live = s->live();
+  size_t others = running == s->main_coroutine() ? live : live ? live - 1 : 0;
+  if (!running || others == 0) {
+    tr = Track{};
+    return true;  // between coroutines, or delaying nobody: look again later
   }
   uint64_t runs = hb.runs.load(std::memory_order_relaxed);
   if (runs != tr.runs || running != tr.running || tr.since == 0) {
@@ -320,6 +325,7 @@ bool busy(Scheduler* s, Track& tr, Nanos now, bool* stalled) {
 
 void* monitor_main(void*) {
   t_monitor = true;
+  prctl(PR_SET_NAME, "cohook-watchdog");  // told apart from carriers in ps, top, tracers
   // The monitor takes no signal meant for the program.
   sigset_t all;
   sigfillset(&all);
@@ -333,7 +339,7 @@ void* monitor_main(void*) {
       Scheduler* s = g_opt.carriers->at(i);
       if (!s) continue;
       bool stalled = false;
-      any |= busy(s, g_track[i], now, &stalled);
+      any |= awake(s, g_track[i], now, &stalled);
       if (stalled) {
         g_track[i].reported = true;
         report(i, s, now - g_track[i].since);
@@ -347,7 +353,7 @@ void* monitor_main(void*) {
       for (unsigned i = 0; i < n && !again; i++)
         if (Scheduler* s = g_opt.carriers->at(i)) {
           bool st = false;
-          again = busy(s, g_track[i], now, &st);
+          again = awake(s, g_track[i], now, &st);
         }
       if (n != g_opt.carriers->configured()) again = true;
       if (!again) futex_wait(g_monitor_asleep, 1, -1);

@@ -11,10 +11,10 @@
 // provided another coroutine lives on it (a lone coroutine that computes
 // delays nobody).
 //
-// Idle costs nothing: while every carrier sleeps in epoll (or has nobody to
-// delay) the monitor sleeps on a futex with no timeout. A carrier leaving a
-// blocking epoll wait, a new carrier, and a spawn wake it (one load of a
-// flag when it is awake). While something runs it looks every threshold/2.
+// Idle costs nothing: while every carrier sleeps in epoll the monitor sleeps
+// on a futex with no timeout. A carrier leaving a blocking epoll wait, and a
+// new carrier, wake it (one load of a flag when it is awake). While any
+// carrier is awake the monitor looks every threshold/2.
 //
 // The backtrace: the monitor sends kSampleSignal (SIGRTMAX-1) to the stalled
 // carrier's tid with tgkill; the handler, running on that carrier in the
@@ -105,7 +105,7 @@ bool running();
 // Child after fork: the monitor thread does not exist here; forget it and
 // the stalls seen (start() makes a new one).
 void reset_after_fork();
-// A carrier may have gone from idle to busy (a new carrier, a spawn).
+// A carrier may have gone from idle to busy (a new carrier).
 void kick();
 // On a new carrier thread: make sure the sample signal can reach it
 // (carriers block process signals).
