@@ -12,6 +12,7 @@
 // buffer, run on the pool only for callers on a private stack and otherwise
 // block as natively.
 #include <netdb.h>
+#include <resolv.h>
 
 #include <cstring>
 
@@ -32,6 +33,19 @@ struct HeapStr {
   bool ok(const char* from) const { return !from || s; }
 };
 
+// Numeric-only conversions consult no name server: run them in place. A
+// fork-per-connection server (busybox httpd) formats each peer's address
+// with getnameinfo(NI_NUMERICHOST) in every child, which would otherwise
+// start an offload thread per connection.
+bool numeric_only(const char* node, const char* service, const addrinfo* hints) {
+  int f = hints ? hints->ai_flags : 0;
+  return (!node || (f & AI_NUMERICHOST)) && (!service || (f & AI_NUMERICSERV));
+}
+
+bool numeric_only(const char* host, socklen_t hostlen, const char* serv, socklen_t servlen, int flags) {
+  return (!host || !hostlen || (flags & NI_NUMERICHOST)) && (!serv || !servlen || (flags & NI_NUMERICSERV));
+}
+
 bool on_private_stack() {
   Coroutine* co = Coroutine::current();
   return co && !co->on_shared_stack();
@@ -42,7 +56,7 @@ bool on_private_stack() {
 COHOOK_HOOK int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) {
   using fn_t = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
   static auto real = next<fn_t>("getaddrinfo");
-  if (!may_offload()) return real(node, service, hints, res);
+  if (!may_offload() || numeric_only(node, service, hints)) return real(node, service, hints, res);
   HeapStr n(node), s(service);
   if (!n.ok(node) || !s.ok(service)) return real(node, service, hints, res);
   addrinfo h{};
@@ -66,7 +80,8 @@ COHOOK_HOOK int getnameinfo(const sockaddr* sa, socklen_t salen, char* host, soc
                             socklen_t servlen, int flags) {
   using fn_t = int (*)(const sockaddr*, socklen_t, char*, socklen_t, char*, socklen_t, int);
   static auto real = next<fn_t>("getnameinfo");
-  if (!may_offload() || salen > sizeof(sockaddr_storage)) return real(sa, salen, host, hostlen, serv, servlen, flags);
+  if (!may_offload() || salen > sizeof(sockaddr_storage) || numeric_only(host, hostlen, serv, servlen, flags))
+    return real(sa, salen, host, hostlen, serv, servlen, flags);
   struct Work {
     sockaddr_storage sa;
     char host[NI_MAXHOST];
@@ -162,4 +177,176 @@ COHOOK_HOOK int gethostbyaddr_r(const void* addr, socklen_t len, int type, hoste
   static auto real = next<fn_t>("gethostbyaddr_r");
   if (!may_offload() || !on_private_stack()) return real(addr, len, type, ret, buf, buflen, result, h_errnop);
   return offloaded(ParkReason::Dns, [=] { return real(addr, len, type, ret, buf, buflen, result, h_errnop); });
+}
+
+// ---- res_query & co. -----------------------------------------------------------------
+//
+// They use the calling thread's resolver state (_res): the options, name
+// servers and search list the program may have set after res_init(). On the
+// pool each runs as its res_n* form with the caller's state (initialised
+// here first if the program never did, as libc would), so those settings
+// apply as natively; h_errno is copied back. The res_n* forms get the
+// program's own state pointer. glibc 2.34 moved them into libc as
+// res_query@GLIBC_2.34...; programs linked before call __res_query &
+// co.@GLIBC_2.2.5, hooked too (both names share the code).
+namespace {
+
+using nquery_t = int (*)(res_state, const char*, int, int, unsigned char*, int);
+using nquerydomain_t = int (*)(res_state, const char*, const char*, int, int, unsigned char*, int);
+using nsend_t = int (*)(res_state, const unsigned char*, int, unsigned char*, int);
+
+nquery_t real_nquery() {
+  static auto f = next<nquery_t>("res_nquery");
+  return f;
+}
+nquery_t real_nsearch() {
+  static auto f = next<nquery_t>("res_nsearch");
+  return f;
+}
+nquerydomain_t real_nquerydomain() {
+  static auto f = next<nquerydomain_t>("res_nquerydomain");
+  return f;
+}
+nsend_t real_nsend() {
+  static auto f = next<nsend_t>("res_nsend");
+  return f;
+}
+
+// The caller's _res, initialised if it is not yet (nullptr if that fails).
+res_state caller_state() {
+  res_state s = __res_state();
+  if (!(s->options & RES_INIT) && res_ninit(s) != 0) return nullptr;
+  return s;
+}
+
+// call(state, answer) on the pool; the answer buffer bounced through the
+// heap when it is on a copy stack. Inline when the state itself is there.
+template <class Call>
+int resolver_call(res_state st, unsigned char* answer, int anslen, Call call) {
+  if (!st || !may_offload() || on_copy_stack(st, sizeof *st) || anslen < 0) return call(st, answer);
+  unsigned char* heap = nullptr;
+  if (on_copy_stack(answer, size_t(anslen))) {
+    heap = static_cast<unsigned char*>(malloc(size_t(anslen ? anslen : 1)));
+    if (!heap) return call(st, answer);
+  }
+  unsigned char* buf = heap ? heap : answer;
+  struct Out {
+    int r;
+    int herr;
+  };
+  Out o = offloaded([=] {
+    Out x{};
+    x.r = call(st, buf);
+    x.herr = h_errno;
+    return x;
+  });
+  int e = errno;
+  if (heap) {
+    std::memcpy(answer, heap, size_t(anslen));  // a failed query may leave the reply's header there
+    free(heap);
+  }
+  h_errno = o.herr;
+  errno = e;
+  return o.r;
+}
+
+int query(res_state st, const char* dname, int cls, int type, unsigned char* answer, int anslen, nquery_t real) {
+  HeapStr d(dname);
+  if (!d.ok(dname)) return real(st, dname, cls, type, answer, anslen);
+  const char* dp = d.s;
+  return resolver_call(st, answer, anslen,
+                       [=](res_state s, unsigned char* a) { return real(s, dp, cls, type, a, anslen); });
+}
+
+int querydomain(res_state st, const char* name, const char* domain, int cls, int type, unsigned char* answer,
+                int anslen) {
+  HeapStr n(name), d(domain);
+  if (!n.ok(name) || !d.ok(domain)) return real_nquerydomain()(st, name, domain, cls, type, answer, anslen);
+  const char *np = n.s, *dp = d.s;
+  return resolver_call(st, answer, anslen, [=](res_state s, unsigned char* a) {
+    return real_nquerydomain()(s, np, dp, cls, type, a, anslen);
+  });
+}
+
+int resolver_send(res_state st, const unsigned char* msg, int msglen, unsigned char* answer, int anslen) {
+  if (msglen < 0) return real_nsend()(st, msg, msglen, answer, anslen);
+  auto* m = static_cast<unsigned char*>(malloc(size_t(msglen ? msglen : 1)));
+  if (!m) return real_nsend()(st, msg, msglen, answer, anslen);
+  std::memcpy(m, msg, size_t(msglen));
+  int r = resolver_call(st, answer, anslen,
+                        [=](res_state s, unsigned char* a) { return real_nsend()(s, m, msglen, a, anslen); });
+  ErrnoGuard keep;
+  free(m);
+  return r;
+}
+
+}  // namespace
+
+// The forms on the caller's _res: libc's own call where nothing can be
+// offloaded (or _res cannot be initialised), so it behaves exactly as native.
+using query_t = int (*)(const char*, int, int, unsigned char*, int);
+COHOOK_HOOK int res_query(const char* dname, int cls, int type, unsigned char* answer, int anslen) noexcept {
+  static auto real = next<query_t>("res_query");
+  res_state st = may_offload() ? caller_state() : nullptr;
+  if (!st) return real(dname, cls, type, answer, anslen);
+  return query(st, dname, cls, type, answer, anslen, real_nquery());
+}
+COHOOK_HOOK int res_search(const char* dname, int cls, int type, unsigned char* answer, int anslen) noexcept {
+  static auto real = next<query_t>("res_search");
+  res_state st = may_offload() ? caller_state() : nullptr;
+  if (!st) return real(dname, cls, type, answer, anslen);
+  return query(st, dname, cls, type, answer, anslen, real_nsearch());
+}
+COHOOK_HOOK int res_querydomain(const char* name, const char* domain, int cls, int type, unsigned char* answer,
+                                int anslen) noexcept {
+  using fn_t = int (*)(const char*, const char*, int, int, unsigned char*, int);
+  static auto real = next<fn_t>("res_querydomain");
+  res_state st = may_offload() ? caller_state() : nullptr;
+  if (!st) return real(name, domain, cls, type, answer, anslen);
+  return querydomain(st, name, domain, cls, type, answer, anslen);
+}
+COHOOK_HOOK int res_send(const unsigned char* msg, int msglen, unsigned char* answer, int anslen) noexcept {
+  using fn_t = int (*)(const unsigned char*, int, unsigned char*, int);
+  static auto real = next<fn_t>("res_send");
+  res_state st = may_offload() ? caller_state() : nullptr;
+  if (!st) return real(msg, msglen, answer, anslen);
+  return resolver_send(st, msg, msglen, answer, anslen);
+}
+COHOOK_HOOK int res_nquery(res_state st, const char* dname, int cls, int type, unsigned char* answer,
+                           int anslen) noexcept {
+  return query(st, dname, cls, type, answer, anslen, real_nquery());
+}
+COHOOK_HOOK int res_nsearch(res_state st, const char* dname, int cls, int type, unsigned char* answer,
+                            int anslen) noexcept {
+  return query(st, dname, cls, type, answer, anslen, real_nsearch());
+}
+COHOOK_HOOK int res_nquerydomain(res_state st, const char* name, const char* domain, int cls, int type,
+                                 unsigned char* answer, int anslen) noexcept {
+  return querydomain(st, name, domain, cls, type, answer, anslen);
+}
+COHOOK_HOOK int res_nsend(res_state st, const unsigned char* msg, int msglen, unsigned char* answer,
+                          int anslen) noexcept {
+  return resolver_send(st, msg, msglen, answer, anslen);
+}
+
+// The names programs linked against glibc < 2.34 call (its resolv.h
+// #defined res_query as __res_query...).
+extern "C" {
+int __res_query(const char*, int, int, unsigned char*, int);
+int __res_search(const char*, int, int, unsigned char*, int);
+int __res_querydomain(const char*, const char*, int, int, unsigned char*, int);
+int __res_send(const unsigned char*, int, unsigned char*, int);
+}
+COHOOK_HOOK int __res_query(const char* dname, int cls, int type, unsigned char* answer, int anslen) {
+  return res_query(dname, cls, type, answer, anslen);
+}
+COHOOK_HOOK int __res_search(const char* dname, int cls, int type, unsigned char* answer, int anslen) {
+  return res_search(dname, cls, type, answer, anslen);
+}
+COHOOK_HOOK int __res_querydomain(const char* name, const char* domain, int cls, int type, unsigned char* answer,
+                                  int anslen) {
+  return res_querydomain(name, domain, cls, type, answer, anslen);
+}
+COHOOK_HOOK int __res_send(const unsigned char* msg, int msglen, unsigned char* answer, int anslen) {
+  return res_send(msg, msglen, answer, anslen);
 }

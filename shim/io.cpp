@@ -15,6 +15,7 @@
 #include <memory>
 #include <new>
 
+#include "file_io.h"
 #include "hook.h"
 
 using namespace cohook;
@@ -260,7 +261,7 @@ ssize_t do_sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* 
 
 COHOOK_HOOK ssize_t read(int fd, void* buf, size_t n) noexcept {
   FdInfo* fi = parkable(fd);
-  if (!fi) return REAL(read)(fd, buf, n);
+  if (!fi) return file_io_offload() ? file_read(fd, buf, n) : REAL(read)(fd, buf, n);
   if (is_socket(fi)) {
     ssize_t r = receive(fd, fi, n, recv_deadline(fi),
                         [&](int f) { return REAL(recvfrom)(fd, buf, n, f, nullptr, nullptr); });
@@ -276,7 +277,7 @@ COHOOK_HOOK ssize_t read(int fd, void* buf, size_t n) noexcept {
 
 COHOOK_HOOK ssize_t write(int fd, const void* buf, size_t n) noexcept {
   FdInfo* fi = parkable(fd);
-  if (!fi) return REAL(write)(fd, buf, n);
+  if (!fi) return file_io_offload() ? file_write(fd, buf, n) : REAL(write)(fd, buf, n);
   // The common case first: there is room for all of it.
   if (!is_socket(fi) && !fi->no_rwf_nowait) {
     iovec v{const_cast<void*>(buf), n};
@@ -304,10 +305,14 @@ COHOOK_HOOK ssize_t write(int fd, const void* buf, size_t n) noexcept {
 }
 
 COHOOK_HOOK ssize_t readv(int fd, const iovec* iov, int cnt) noexcept {
-  return do_readv(fd, parkable(fd), iov, cnt);
+  FdInfo* fi = parkable(fd);
+  if (!fi && file_io_offload()) return file_readv(fd, iov, cnt);
+  return do_readv(fd, fi, iov, cnt);
 }
 COHOOK_HOOK ssize_t writev(int fd, const iovec* iov, int cnt) noexcept {
-  return do_writev(fd, parkable(fd), iov, cnt, 0);
+  FdInfo* fi = parkable(fd);
+  if (!fi && file_io_offload()) return file_writev(fd, iov, cnt);
+  return do_writev(fd, fi, iov, cnt, 0);
 }
 
 // ---- recv / send ----------------------------------------------------------------------

@@ -12,6 +12,17 @@ using real::next;
 // Can this caller park, and is there somewhere else to block?
 inline bool may_offload() { return can_park() && Scheduler::ensure(); }
 
+// Does [p, p + n) overlap the caller's copy stack (COHOOK_STACK_MODE=shared)?
+// Others overwrite it while the caller is parked: a pool thread must not
+// read or write there.
+inline bool on_copy_stack(const void* p, size_t n) {
+  Coroutine* co = Coroutine::current();
+  if (!co || !co->on_shared_stack()) return false;
+  const Stack& s = co->stack();
+  auto* a = static_cast<const char*>(p);
+  return a < s.top() && a + n > s.base;
+}
+
 // Run call() on the offload pool, parking the caller; its result, and errno.
 // The call and its result live on the heap and call() captures by value:
 // the caller's stack may be a copy stack that others overwrite while it is

@@ -8,6 +8,7 @@
 // A shared (non-PRIVATE) futex may be woken from another process, which only
 // the kernel sees: such waits park in 20 ms slices and return (a spurious
 // wake-up, allowed by futex(2)) once the word has changed.
+// io_getevents, io_pgetevents and io_uring_enter: see shim/aio.cpp.
 // clone/clone3 without CLONE_VM make a new process behind libc's back
 // (vsftpd forks its sessions so, to add namespace flags): the child would
 // keep using the parent's epoll instances, so the shim's fork handling runs.
@@ -18,6 +19,7 @@
 
 #include <cstdarg>
 
+#include "aio.h"
 #include "futex_table.h"
 #include "hook.h"
 
@@ -105,6 +107,7 @@ COHOOK_HOOK long syscall(long number, ...) noexcept {
     if (wait && Scheduler::current() && can_park()) return futex_wait(a, cmd == FUTEX_WAIT_BITSET);
     if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) return futex_wake(a, cmd == FUTEX_WAKE_BITSET);
   }
+  if (is_completion_wait(number) && active()) return completion_wait(number, a);
   if (is_process_clone(number, a) && active()) {
     long pid = real_syscall()(number, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (pid >= 0) forked_without_libc(pid == 0);
