@@ -4,6 +4,7 @@
 # server's own counters must show exactly those gets, every one a hit.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$D_ROOT/preload-tests/daemons/http_common.sh"
+H_HOLD_SEND='' H_HOLD_END=''   # held connections stay silent (not HTTP)
 d_need memcached memccapable memcslap memcstat
 
 KEYS=2000 CLIENTS=50

@@ -4,6 +4,7 @@
 # request shows). Stopped with SHUTDOWN NOSAVE, its clean-exit path.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$D_ROOT/preload-tests/daemons/http_common.sh"
+H_HOLD_SEND='' H_HOLD_END=''   # held connections stay silent (not HTTP)
 d_need redis-server redis-cli redis-benchmark
 
 REQUESTS=50000

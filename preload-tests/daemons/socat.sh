@@ -4,6 +4,7 @@
 # (python_echo_client.py), clean SIGTERM.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$D_ROOT/preload-tests/daemons/http_common.sh"
+H_HOLD_SEND='' H_HOLD_END=''   # held connections stay silent (not HTTP)
 d_need socat python3
 
 for mode in native shim; do

@@ -4,6 +4,7 @@
 # log must record exactly 100 successful downloads.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$D_ROOT/preload-tests/daemons/http_common.sh"
+H_HOLD_SEND='' H_HOLD_END=''   # held connections stay silent (not HTTP)
 d_need vsftpd curl
 
 DOWNLOADS=100 PARALLEL=20
