@@ -496,7 +496,8 @@ TEST_CASE("waits with no fd (child exit, file locks) leave the other threads run
 }
 
 // ---- 22 -----------------------------------------------------------------------
-TEST_CASE("a lookup through a slow name server leaves the other threads running", "[slowdns]") {
+TEST_CASE("a lookup through a slow name server leaves the other threads running (getaddrinfo ... res_query)",
+          "[slowdns]") {
     for (const char* carriers : {"1", "2"}) {
         auto p = both({bin("slowdns")}, {{"COHOOK_CARRIERS", carriers}}, 30s);
         INFO("COHOOK_CARRIERS=" << carriers);
@@ -511,6 +512,21 @@ TEST_CASE("a lookup through a slow name server leaves the other threads running"
             "gethostbyname_r(slow.test): 0 10.1.2.3",
             "gethostbyaddr(10.1.2.3): NULL, h_errno HOST_NOT_FOUND",
             "getnameinfo(127.0.0.1:53, numeric): 0 127.0.0.1 53",
+            "res_query(slow.test): ok, 1 answer(s), rcode 0, took >= 300 ms: yes; the other threads kept running: yes",
+            "res_query(other.test): -1, h_errno HOST_NOT_FOUND, rcode in the answer 3",
+            // the search list the program set in _res after res_init applies
+            "res_search(slow) with the program's search list: ok, 1 answer(s), rcode 0; the other threads kept "
+            "running: yes",
+            "res_querydomain(slow, test): ok, 1 answer(s), rcode 0",
+            "res_send(query for slow.test): ok, 1 answer(s), rcode 0",
+            "res_nquery(slow.test): ok, 1 answer(s), rcode 0",
+            "res_nsearch(slow) without a search list: -1, h_errno HOST_NOT_FOUND",
+            "res_nquerydomain(slow, test): ok, 1 answer(s), rcode 0",
+            "res_nsend(query for slow.test): ok, 1 answer(s), rcode 0",
+            "__res_query(slow.test): ok, 1 answer(s), rcode 0",
+            "__res_search(slow): ok, 1 answer(s), rcode 0",
+            "__res_querydomain(slow, test): ok, 1 answer(s), rcode 0",
+            "__res_send(query for slow.test): ok, 1 answer(s), rcode 0",
         });
         require_same(p);
     }

@@ -234,7 +234,7 @@ int resolver_call(res_state st, unsigned char* answer, int anslen, Call call) {
     int r;
     int herr;
   };
-  Out o = offloaded([=] {
+  Out o = offloaded(ParkReason::Dns, [=] {
     Out x{};
     x.r = call(st, buf);
     x.herr = h_errno;

@@ -9,12 +9,17 @@
  * play ping-pong over a socketpair every 2 ms; main resolves the name with
  * getaddrinfo, then gethostbyname, and each time the longest gap between
  * ping-pong rounds must stay under 150 ms. Also getnameinfo on a numeric
- * address. Namespaces before any thread: unshare(CLONE_NEWNS) refuses a
+ * address. Then libc's resolver calls on the program's own resolver state:
+ * res_query & co. on _res (with a search list the program set after
+ * res_init), their res_n* forms on a state of its own, and the names
+ * programs linked before glibc 2.34 call (__res_query@GLIBC_2.2.5...).
+ * Namespaces before any thread: unshare(CLONE_NEWNS) refuses a
  * multi-threaded process. */
 #define _GNU_SOURCE 1
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netdb.h>
+#include <resolv.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -103,6 +108,94 @@ static int isolate(void)
     return 0;
 }
 
+/* The pre-2.34 names (resolv.h then #defined res_query as __res_query). */
+int old_res_query(const char *, int, int, unsigned char *, int);
+int old_res_search(const char *, int, int, unsigned char *, int);
+int old_res_querydomain(const char *, const char *, int, int, unsigned char *, int);
+int old_res_send(const unsigned char *, int, unsigned char *, int);
+__asm__(".symver old_res_query, __res_query@GLIBC_2.2.5");
+__asm__(".symver old_res_search, __res_search@GLIBC_2.2.5");
+__asm__(".symver old_res_querydomain, __res_querydomain@GLIBC_2.2.5");
+__asm__(".symver old_res_send, __res_send@GLIBC_2.2.5");
+
+static const char *herrname(int e)
+{
+    switch (e) {
+    case HOST_NOT_FOUND: return "HOST_NOT_FOUND";
+    case TRY_AGAIN: return "TRY_AGAIN";
+    case NO_RECOVERY: return "NO_RECOVERY";
+    case NO_DATA: return "NO_DATA";
+    case NETDB_INTERNAL: return "NETDB_INTERNAL";
+    default: return "0";
+    }
+}
+
+/* "ok, 1 answer(s)" for a reply of length n in ans, or the failure. */
+static const char *reply(int n, const unsigned char *ans)
+{
+    static char s[64];
+    if (n < 12)
+        snprintf(s, sizeof s, "%d, h_errno %s", n, herrname(h_errno));
+    else
+        snprintf(s, sizeof s, "ok, %d answer(s), rcode %d", ans[6] << 8 | ans[7], ans[3] & 0xf);
+    return s;
+}
+
+static void resolver_calls(void)
+{
+    unsigned char ans[512], q[512];
+    char buf[200];
+    if (res_init() != 0)
+        DIE("res_init");
+    /* The program's own search list: "slow" resolves as slow.test only if
+     * res_search uses this thread's _res. */
+    static char domain[] = "test";
+    _res.dnsrch[0] = domain;
+    _res.dnsrch[1] = NULL;
+    _res.options |= RES_DNSRCH | RES_DEFNAMES;
+
+    pingpong_reset();
+    double t0 = now_ms();
+    int n = res_query("slow.test", C_IN, T_A, ans, sizeof ans);
+    snprintf(buf, sizeof buf, "res_query(slow.test): %s, took >= 300 ms: %s", reply(n, ans),
+             yesno(now_ms() - t0 >= 299));
+    pingpong_report(buf);
+    n = res_query("other.test", C_IN, T_A, ans, sizeof ans);
+    printf("res_query(other.test): %d, h_errno %s, rcode in the answer %d\n", n, herrname(h_errno), ans[3] & 0xf);
+    pingpong_reset();
+    n = res_search("slow", C_IN, T_A, ans, sizeof ans);
+    snprintf(buf, sizeof buf, "res_search(slow) with the program's search list: %s", reply(n, ans));
+    pingpong_report(buf);
+    n = res_querydomain("slow", "test", C_IN, T_A, ans, sizeof ans);
+    printf("res_querydomain(slow, test): %s\n", reply(n, ans));
+    int ql = res_mkquery(QUERY, "slow.test", C_IN, T_A, NULL, 0, NULL, q, sizeof q);
+    n = res_send(q, ql, ans, sizeof ans);
+    printf("res_send(query for slow.test): %s\n", reply(n, ans));
+
+    struct __res_state st;
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0)
+        DIE("res_ninit");
+    n = res_nquery(&st, "slow.test", C_IN, T_A, ans, sizeof ans);
+    printf("res_nquery(slow.test): %s\n", reply(n, ans));
+    n = res_nsearch(&st, "slow", C_IN, T_A, ans, sizeof ans);
+    printf("res_nsearch(slow) without a search list: %s\n", reply(n, ans));
+    n = res_nquerydomain(&st, "slow", "test", C_IN, T_A, ans, sizeof ans);
+    printf("res_nquerydomain(slow, test): %s\n", reply(n, ans));
+    n = res_nsend(&st, q, ql, ans, sizeof ans);
+    printf("res_nsend(query for slow.test): %s\n", reply(n, ans));
+    res_nclose(&st);
+
+    n = old_res_query("slow.test", C_IN, T_A, ans, sizeof ans);
+    printf("__res_query(slow.test): %s\n", reply(n, ans));
+    n = old_res_search("slow", C_IN, T_A, ans, sizeof ans);
+    printf("__res_search(slow): %s\n", reply(n, ans));
+    n = old_res_querydomain("slow", "test", C_IN, T_A, ans, sizeof ans);
+    printf("__res_querydomain(slow, test): %s\n", reply(n, ans));
+    n = old_res_send(q, ql, ans, sizeof ans);
+    printf("__res_send(query for slow.test): %s\n", reply(n, ans));
+}
+
 int main(void)
 {
     alarm(60);
@@ -172,6 +265,8 @@ int main(void)
     r = getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV);
     printf("getnameinfo(127.0.0.1:53, numeric): %d %s %s\n", r, host, serv);
+
+    resolver_calls();
 
     pingpong_stop();
     kill(server, SIGKILL);
