@@ -76,7 +76,20 @@ void on_sample_signal(int, siginfo_t* info, void* uc) {
   int saved = errno;
   Heartbeat::Sample& sm = s->heartbeat().sample;
   uint32_t ask = sm.asked.load(std::memory_order_acquire);
-  if (ask != sm.taken.load(std::memory_order_relaxed)) {
+  Heartbeat& hb = s->heartbeat();
+  if (ask != sm.taken.load(std::memory_order_relaxed) &&
+      (hb.runs.load(std::memory_order_relaxed) != sm.expect_runs || !hb.running.load(std::memory_order_relaxed))) {
+    // The stall ended before the signal came: this may be the dispatcher, or
+    // the middle of a switch. No frames.
+    sm.count = 0;
+    sm.runs = hb.runs.load(std::memory_order_relaxed);
+    sm.coroutine = nullptr;
+    sm.is_main = false;
+    sm.start_routine = nullptr;
+    sm.name[0] = 0;
+    sm.taken.store(ask, std::memory_order_release);
+    sys::futex(&sm.taken, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  } else if (ask != sm.taken.load(std::memory_order_relaxed)) {
     void* raw[Heartbeat::kFrames + 4];
     int n = backtrace(raw, Heartbeat::kFrames + 4);
     // Drop this handler's own frames and the signal trampoline: start at the
@@ -92,7 +105,7 @@ void on_sample_signal(int, siginfo_t* info, void* uc) {
     if (first == n && pc) sm.frames[count++] = reinterpret_cast<void*>(pc);  // the unwinder lost it
     for (int i = first; i < n && count < Heartbeat::kFrames; i++) sm.frames[count++] = raw[i];
     sm.count = count;
-    sm.runs = s->heartbeat().runs.load(std::memory_order_relaxed);
+    sm.runs = hb.runs.load(std::memory_order_relaxed);
     Coroutine* co = Coroutine::current();
     sm.coroutine = co;
     sm.is_main = co && co == s->main_coroutine();
@@ -146,7 +159,7 @@ char thread_state(int tid) {
 }
 
 // Ask carrier s for a sample and wait (briefly) for it. nullptr plus why not.
-const Heartbeat::Sample* take_sample(Scheduler* s, const char** why) {
+const Heartbeat::Sample* take_sample(Scheduler* s, uint64_t runs, const char** why) {
   Heartbeat& hb = s->heartbeat();
   int sig = sample_signal();
   if (!handler_still_ours()) {
@@ -157,6 +170,7 @@ const Heartbeat::Sample* take_sample(Scheduler* s, const char** why) {
     *why = "the watchdog's signal is blocked on that carrier";
     return nullptr;
   }
+  hb.sample.expect_runs = runs;
   uint32_t ask = hb.sample.asked.load(std::memory_order_relaxed) + 1;
   hb.sample.asked.store(ask, std::memory_order_release);
   if (sys::call6(SYS_tgkill, sys::call6(SYS_getpid), hb.tid, sig) != 0) {
@@ -240,13 +254,13 @@ void hint(Text& t, Cause c, const char* start, bool is_main, const char* innermo
   }
 }
 
-void report(unsigned index, Scheduler* s, Nanos ran_for) {
+void report(unsigned index, Scheduler* s, uint64_t runs, const void* running, Nanos ran_for) {
   g_stalls.fetch_add(1, std::memory_order_relaxed);
   if (g_opt.counted) g_opt.counted();
   Heartbeat& hb = s->heartbeat();
   const char* why = nullptr;
   char state = thread_state(hb.tid);  // before the signal wakes it
-  const Heartbeat::Sample* sm = take_sample(s, &why);
+  const Heartbeat::Sample* sm = take_sample(s, runs, &why);
   // Frames, symbolized once here.
   char names[Heartbeat::kFrames][160];
   char lines[Heartbeat::kFrames][320];
@@ -275,14 +289,14 @@ void report(unsigned index, Scheduler* s, Nanos ran_for) {
     for (int i = 0; i < n; i++) site = hash_str(names[i], site ^ uintptr_t(i == 0 ? 0 : uintptr_t(sm->frames[i])));
     if (!n) site = sm ? 1 : 2;  // no frames: one report for each kind
   }
-  if (sm && sm->runs != hb.runs.load(std::memory_order_relaxed)) n = 0;  // it moved on meanwhile
+  if (sm && sm->runs != runs) n = 0;  // it moved on meanwhile
   if (already_reported(site)) return;
   char start[160] = "";
   if (sm && sm->start_routine) function_name(sm->start_routine, start, sizeof start);
   Text t;
   t.add("cohook[%d]: stall: carrier %u (tid %d) ", int(sys::call6(SYS_getpid)), index, hb.tid);
-  if (!sm) t.add("ran coroutine %p", hb.running.load(std::memory_order_relaxed));
-  else if (sm->is_main) t.add("ran the thread's own main context");
+  if (!sm || sm->runs != runs) t.add("ran coroutine %p", running);
+  else if (sm->is_main) t.add(index == 0 ? "ran the main thread" : "ran its own thread's code");
   else t.add("ran thread %p", sm->coroutine);
   if (sm && sm->name[0]) t.add(" \"%s\"", sm->name);
   if (start[0]) t.add(" (start routine %s)", start);
@@ -342,7 +356,7 @@ void* monitor_main(void*) {
       any |= awake(s, g_track[i], now, &stalled);
       if (stalled) {
         g_track[i].reported = true;
-        report(i, s, now - g_track[i].since);
+        report(i, s, g_track[i].runs, g_track[i].running, now - g_track[i].since);
       }
     }
     if (!any) {

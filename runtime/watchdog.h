@@ -55,6 +55,7 @@ struct Heartbeat {
   struct Sample {
     std::atomic<uint32_t> asked{0};  // request number, from the monitor
     std::atomic<uint32_t> taken{0};  // the request the handler answered
+    uint64_t expect_runs = 0;        // the run the monitor saw stalled
     void* frames[kFrames];
     int count = 0;
     uint64_t runs = 0;                 // runs when it was taken (same stall?)

@@ -31,7 +31,10 @@ int start_monitor_thread(void* (*fn)(void*), void* arg) { return start_os_thread
 
 void stall_watchdog_on_new_carrier() {
   if (!g_config.stall_ms) return;
-  watchdog::prepare_carrier_thread();
+  // The carriers the runtime started block process signals; let the sample
+  // signal through there. A program's own thread (main, or any thread with
+  // COHOOK_THREADS=native) keeps the mask the program gave it.
+  if (g_config.threads == ThreadMode::Coroutine && !is_main_thread()) watchdog::prepare_carrier_thread();
   if (!watchdog::running()) {
     watchdog::Options o;
     o.stall_ms = unsigned(g_config.stall_ms);
