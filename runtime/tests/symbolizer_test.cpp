@@ -2,6 +2,7 @@
 // .symtab, C++ names come demangled, offsets are from the function's start,
 // shared-library functions name their library, unmapped addresses fail.
 #include <gtest/gtest.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -89,4 +90,15 @@ TEST(Symbolizer, RepeatedLookupsAgree) {
   std::string b = sym(addr_of(&probe_ns::twice, 1));
   EXPECT_EQ(a, b);
   EXPECT_EQ(a, "probe_ns::twice(int)+0x1 (symbolizer_test)");
+}
+
+TEST(Symbolizer, VdsoHasNoFileButIsNamed) {
+  auto base = reinterpret_cast<const char*>(getauxval(AT_SYSINFO_EHDR));
+  if (!base) GTEST_SKIP() << "no vdso";
+  char obj[64];
+  ASSERT_TRUE(object_name(base, obj, sizeof obj));
+  EXPECT_STREQ(obj, "linux-vdso.so.1");
+  char buf[128];
+  EXPECT_TRUE(symbolize(base, buf, sizeof buf));
+  EXPECT_NE(std::string(buf).find("(linux-vdso.so.1"), std::string::npos) << buf;
 }
