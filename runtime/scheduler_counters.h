@@ -17,7 +17,8 @@
 
 namespace cohook {
 
-struct CarrierCounters {
+// A cache line of its own: carriers bump their slots on every switch.
+struct alignas(64) CarrierCounters {
   std::atomic<uint64_t> switches{0};
   std::atomic<uint64_t> polls{0};  // epoll waits, blocking or not
   std::atomic<bool> in_use{false};
