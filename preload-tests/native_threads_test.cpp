@@ -64,6 +64,7 @@ TEST_CASE("COHOOK_NATIVE_THREADS=spin_worker: a spinning thread stays an OS thre
         "timedjoin_np 10s, it stops: 0 value 44",
         "detach 0, detach again EINVAL, join it EINVAL",
         "spin_worker blocked in read for 200 ms, the other threads ran meanwhile: yes; it read 'x'",
+        "pthread_cancel of spin_worker blocked in read: cancel 0, join 0, PTHREAD_CANCELED: yes",
         "generic_task made by launch_from_pool: own OS thread yes",
     });
     double native_tasks = figure(native.err, "tasks while serving: ");

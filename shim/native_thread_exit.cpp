@@ -62,6 +62,7 @@ struct DoneOnExit {
 
 void* trampoline(void* p) {
   auto* r = static_cast<Record*>(p);
+  block_natively_here();
   if (r->has_name) prctl(PR_SET_NAME, r->name);
   log(LogLevel::Info, "thread %d stays native: %s", int(gettid()), r->why);
   DoneOnExit done{r};

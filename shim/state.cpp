@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -69,6 +70,7 @@ unsigned default_carriers() {
   return n > 0 ? unsigned(n) : 1;
 }
 thread_local bool t_carrier_gone = false;  // this thread is exiting
+thread_local bool t_blocks_natively = false;  // block_natively_here()
 
 // Frees the thread's carrier when the thread exits. After that, hooks called
 // by later TLS destructors pass straight through. Carriers of the carrier set
@@ -95,6 +97,7 @@ Scheduler::Options scheduler_options() {
 }
 
 void write_stderr(const char* s, size_t n) {
+  if (!stderr_takes_messages()) return;
   while (n) {
     ssize_t w = REAL(write)(STDERR_FILENO, s, n);
     if (w <= 0) return;
@@ -126,6 +129,7 @@ void after_fork_in_child() {
   }
   t_carrier = nullptr;
   stall_watchdog_after_fork();
+  g_offload.reset_after_fork();
   Thread::reset_after_fork(adopted != nullptr);
   g_main_handle = os_pthread_self()();
   g_carriers.reset_after_fork(nullptr);
@@ -143,6 +147,7 @@ Scheduler* carrier() {
   if (!active() || t_carrier_gone) return nullptr;
   if (Scheduler::current()) return nullptr;  // someone else's scheduler (tests)
   if (OffloadPool::on_pool_thread()) return nullptr;  // pool threads block natively
+  if (t_blocks_natively) return nullptr;
   if (on_stall_watchdog_thread()) return nullptr;
   t_carrier = Scheduler::try_create(scheduler_options());
   (void)&t_owner;  // make sure the TLS destructor is registered
@@ -161,7 +166,24 @@ Scheduler* carrier() {
   return t_carrier;
 }
 
+void block_natively_here() { t_blocks_natively = true; }
+
 bool process_has_forked() { return g_forked.load(std::memory_order_relaxed); }
+
+// fd 2 as the process started with it (device, inode), to tell a socket put
+// there later (a client's connection) from one it started with (journald).
+namespace {
+struct stat g_stderr_at_start {};
+bool g_stderr_at_start_known = false;
+}  // namespace
+
+bool stderr_takes_messages() {
+  struct stat now;
+  if (fstat(STDERR_FILENO, &now) != 0) return false;
+  if (!S_ISSOCK(now.st_mode)) return true;
+  return g_stderr_at_start_known && now.st_dev == g_stderr_at_start.st_dev &&
+         now.st_ino == g_stderr_at_start.st_ino;
+}
 
 void forked_without_libc(bool in_child) {
   if (in_child) {
@@ -196,7 +218,7 @@ bool can_park() {
   // No carrier yet: one will be made if the call has to wait (Scheduler::
   // ensure), unless this thread is exiting, runs someone else's scheduler or
   // is an offload thread (which blocks natively: that is what it is for).
-  return !t_carrier_gone && !Scheduler::current() && !OffloadPool::on_pool_thread();
+  return !t_carrier_gone && !t_blocks_natively && !Scheduler::current() && !OffloadPool::on_pool_thread();
 }
 
 Deadline io_deadline(int64_t program_timeout_ns, uint64_t cap_ms) {
@@ -227,6 +249,7 @@ namespace {
 // COHOOK_* value ends the process here, before the program did anything.
 __attribute__((constructor(101))) void start() {
   real::resolve_all();
+  g_stderr_at_start_known = fstat(STDERR_FILENO, &g_stderr_at_start) == 0;
   char err[256];
   if (!load_config(g_config, err, sizeof err)) {
     size_t n = std::strlen(err);

@@ -21,6 +21,12 @@ inline bool active() { return g_mode.load(std::memory_order_relaxed) == Mode::Ac
 // cannot have one (shim inactive, thread exiting, no fds or memory left).
 Scheduler* carrier();
 
+// From now on the calling OS thread never gets a carrier and every hook
+// called on it blocks natively (threads kept native by COHOOK_NATIVE_THREADS:
+// glibc's cancellation and signals then act on their blocking calls as
+// natively).
+void block_natively_here();
+
 // Has this process forked, or is it a forked child? (Files may be shared
 // with another process running the shim.)
 bool process_has_forked();
@@ -57,6 +63,11 @@ bool signal_restarts(int sig);
 // The next delivery of sig runs a handler for a coroutine (pthread_kill):
 // it must not interrupt the main thread's own wait.
 void route_next_signal(int sig);
+
+// May the shim's messages go to fd 2? Not once a socket other than the one
+// the process started with is there: inetd-style servers (vsftpd's sessions)
+// give a client's connection fds 0-2, and our words would enter its protocol.
+bool stderr_takes_messages();
 
 // Debug/info logging to stderr, honouring COHOOK_LOG.
 void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -9,7 +9,7 @@
  *             serving and the slowest round trip.
  *   joins     spin_worker joined from a thread (while another thread ticks)
  *             and from main; pthread_exit; tryjoin/timedjoin while it runs;
- *             detach; a blocking read inside it.
+ *             detach; a blocking read inside it, and its cancellation.
  *   from      generic_task threads: the one launch_from_pool() makes (for
  *             COHOOK_NATIVE_THREADS=from:launch_from_pool) and one made by
  *             main; prints the first one's OS thread.
@@ -317,6 +317,14 @@ static void joins(void)
     long got = join_long(t);
     printf("spin_worker blocked in read for 200 ms, the other threads ran meanwhile: %s; it read '%c'\n",
            yesno(during >= 3), (char)got);
+
+    /* Cancellation acts on its blocking read, as on any OS thread's. */
+    t = spawn(spin_worker, &rd);
+    msleep(100);
+    int c = pthread_cancel(t);
+    rc = pthread_join(t, &v);
+    printf("pthread_cancel of spin_worker blocked in read: cancel %s, join %s, PTHREAD_CANCELED: %s\n",
+           c ? ename(c) : "0", rc ? ename(rc) : "0", yesno(v == PTHREAD_CANCELED));
     close(p[0]);
     close(p[1]);
 
