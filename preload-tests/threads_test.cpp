@@ -657,6 +657,12 @@ TEST_CASE("a process made by the raw clone/clone3 system call (vsftpd) waits on 
     }
 }
 
+TEST_CASE("inetd-style: a client's socket on fd 2 gets none of the shim's messages (a stall report)", "[forkserver]") {
+    auto r = run_all({bin("stderrsock")}, {}, 20s);
+    native_says(r.native, {"bytes the client's socket on fd 2 received: 0"});
+    same_as_native(r);
+}
+
 // ---- 8. thread pool and thread-per-connection at 10,000 connections --------------
 TEST_CASE("thread-pool server: 10,000 concurrent connections, OS threads flat", "[pool10k]") {
     many_connections("threadpool_server", 500, 10000, 200s);

@@ -13,7 +13,7 @@ namespace cohook::shim {
 namespace {
 
 void emit(const char* text, size_t n) {
-  if (g_config.log < LogLevel::Warn) return;
+  if (g_config.log < LogLevel::Warn || !stderr_takes_messages()) return;
   while (n) {
     ssize_t w = REAL(write)(STDERR_FILENO, text, n);
     if (w <= 0) return;
