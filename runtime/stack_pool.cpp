@@ -156,6 +156,7 @@ StackPool::StackPool(Options o) : opt_(o) {
 }
 
 StackPool::~StackPool() {
+  for (size_t i = 0; i < sized_count_; i++) unmap_stack(sized_[i]);
   for (auto* v : {&hot_, &cold_, &free_})
     for (auto& s : *v) {
       if (v != &hot_) add(g_committed, s.usable());  // uncounted when its pages went back
@@ -232,6 +233,16 @@ bool StackPool::acquire(Stack& out, size_t size) {
       return true;
     }
   }
+  for (size_t i = 0; i < sized_count_; i++) {
+    if (sized_[i].usable() != size) continue;
+    out = sized_[i];
+    sized_[i] = sized_[--sized_count_];
+    sized_bytes_ -= size;
+    unpoison(out);
+    stats_.reuses++;
+    stats_.in_use++;
+    return true;
+  }
   if (!map_stack(out, size)) return false;
   stats_.maps++;
   stats_.in_use++;
@@ -258,6 +269,12 @@ void StackPool::release(Stack& s) {
       stats_.cached_free = free_.size();
       return;
     }
+  } else if (!s.in_slab && sized_count_ < std::min(kSizedCacheStacks, opt_.hot_cache) &&
+             sized_bytes_ + s.usable() <= opt_.sized_cache_bytes) {
+    sized_bytes_ += s.usable();
+    sized_[sized_count_++] = s;
+    s = Stack{};
+    return;
   }
   unmap_stack(s);
   stats_.unmaps++;

@@ -32,6 +32,12 @@
 //
 // Stacks of other sizes (acquire(out, size)) and Scheduler's shared-stack
 // slots are one mapping each (map_stack); with guard regions that is one VMA.
+// Released stacks of other sizes are kept with their pages, up to
+// kSizedCacheStacks of them (no more than hot_cache) and `sized_cache_bytes`,
+// for an acquire of the same size: a program that asks every thread for, say,
+// 256 KiB (tinyproxy) would otherwise mmap and munmap a stack per connection,
+// and each munmap takes the process's mmap lock for writing (other carriers'
+// page faults wait) -- glibc keeps released thread stacks of any size too.
 //
 // When mmap (or the guard) fails, acquire() returns false with errno = EAGAIN
 // -- the same error pthread_create gives when it runs out of resources -- and
@@ -71,7 +77,9 @@ class StackPool {
     size_t stack_size = 128 * 1024;
     size_t hot_cache = 64;
     size_t cold_cache = 1024;
+    size_t sized_cache_bytes = 16 << 20;  // usable bytes of other-size stacks kept
   };
+  static constexpr size_t kSizedCacheStacks = 32;
   struct Stats {
     uint64_t maps = 0;        // mmap calls made (a slab is one)
     uint64_t unmaps = 0;      // releases past both caches (unmapped, or to the slab free list)
@@ -130,6 +138,8 @@ class StackPool {
   std::vector<Stack> hot_;
   std::vector<Stack> cold_;
   std::vector<Stack> free_;  // slab stacks only
+  Stack sized_[kSizedCacheStacks];  // released stacks of other sizes (a fixed array: release never allocates)
+  size_t sized_count_ = 0, sized_bytes_ = 0;
   struct Slab {
     char* base;
     size_t bytes;

@@ -115,7 +115,7 @@ TEST(StackPoolDeathTest, OtherSizesAreOneMappingWithAGuard) {
   EXPECT_GE(s.usable(), 100000u);
   EXPECT_EXIT(touch_guard(s, 8), testing::ExitedWithCode(42), "");
   pool.release(s);
-  EXPECT_EQ(pool.stats().unmaps, 1u);
+  EXPECT_EQ(pool.stats().unmaps, 0u);  // kept for the next stack of its size
   // map_stack (Scheduler's shared-stack slots): one VMA each with guard
   // regions (often none at all: it merges with its neighbours), two without.
   const size_t n = 100, before = vma_count();
@@ -214,6 +214,44 @@ TEST(StackPool, ReleasedStacksAreReused) {
   }
   for (auto& x : v) pool.release(x);
   EXPECT_EQ(pool.stats().in_use, 0u);
+}
+
+// Released stacks of another size are kept for acquires of that size (no
+// mmap/munmap per thread of a program that sets a stack size), within the
+// count and byte bounds; the rest are unmapped.
+TEST(StackPool, OtherSizesAreReusedWithinBounds) {
+  StackPool::Options o{16 * 1024, 64, 64};
+  o.sized_cache_bytes = 4 * 256 * 1024;
+  StackPool pool(o);
+  std::vector<Stack> v(6);
+  for (auto& x : v) ASSERT_TRUE(pool.acquire(x, 256 * 1024));
+  std::vector<char*> bases;
+  for (auto& x : v) bases.push_back(x.base);
+  const uint64_t maps = pool.stats().maps;
+  for (auto& x : v) pool.release(x);
+  EXPECT_EQ(pool.stats().unmaps, 2u);  // 4 fit in the byte bound
+  Stack other;
+  ASSERT_TRUE(pool.acquire(other, 64 * 1024));  // another size: a new mapping
+  EXPECT_EQ(pool.stats().maps, maps + 1);
+  for (size_t i = 0; i < 4; i++) {
+    ASSERT_TRUE(pool.acquire(v[i], 256 * 1024));
+    EXPECT_NE(std::find(bases.begin(), bases.end(), v[i].base), bases.end());
+    EXPECT_EQ(v[i].usable(), 256u * 1024);
+    v[i].top()[-1] = 1;  // usable
+  }
+  EXPECT_EQ(pool.stats().maps, maps + 1);
+  EXPECT_EQ(pool.stats().reuses, 4u);
+  ASSERT_TRUE(pool.acquire(v[4], 256 * 1024));  // the cache is empty now
+  EXPECT_EQ(pool.stats().maps, maps + 2);
+  for (size_t i = 0; i < 5; i++) pool.release(v[i]);
+  pool.release(other);
+  EXPECT_EQ(pool.stats().in_use, 0u);
+  // A pool told to keep no stacks keeps none of other sizes either.
+  StackPool none(StackPool::Options{16 * 1024, 0, 0});
+  Stack s;
+  ASSERT_TRUE(none.acquire(s, 256 * 1024));
+  none.release(s);
+  EXPECT_EQ(none.stats().unmaps, 1u);
 }
 
 // unmap_stack on a slab stack must not punch a hole in the slab.
