@@ -1,5 +1,7 @@
 #include "offload.h"
 
+#include <sys/prctl.h>
+
 #include <cerrno>
 #include <new>
 
@@ -27,6 +29,17 @@ void OffloadPool::configure(unsigned max_threads, StartThread start) {
 }
 
 bool OffloadPool::on_pool_thread() { return t_pool_thread; }
+
+void OffloadPool::reset_after_fork() {
+  // Jobs still queued or running belong to coroutines of other threads,
+  // gone with them; the locks and the condition's waiters are theirs too.
+  new (&mu_) Mutex;
+  new (&work_) CondVar;
+  new (&done_lock_) SpinLock;
+  head_ = tail_ = nullptr;
+  threads_ = idle_ = 0;
+  queued_.store(0, std::memory_order_relaxed);
+}
 
 OffloadPool::Stats OffloadPool::stats() const {
   return Stats{jobs_.load(),    made_.load(),    queue_peak_.load(),  wait_ns_.load(),
@@ -100,6 +113,9 @@ OffloadPool::Job* OffloadPool::take() {
 void* OffloadPool::worker_main(void* self) {
   auto* pool = static_cast<OffloadPool*>(self);
   t_pool_thread = true;
+  // A name of its own, so ps, top and tracers (offcputime) tell the pool's
+  // idle threads from the carriers that run the program.
+  prctl(PR_SET_NAME, "cohook-offload");
   pool->made_.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     Job* j = pool->take();
