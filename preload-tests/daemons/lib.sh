@@ -97,7 +97,7 @@ d_stop() {
 # d_scan_log FILE [EXTRA_REGEX]: fail on error lines (and cohook warnings of
 # native blocking or stalls) in a daemon's log.
 d_scan_log() {
-  local file="$1" extra="${2:-}" re='(^|[^a-z])(error|fatal|panic|segfault|AddressSanitizer)|cohook: .*(stall|blocks its thread)'
+  local file="$1" extra="${2:-}" re='(^|[^a-z])(error|fatal|panic|segfault|AddressSanitizer)|cohook\[[0-9]+\]: .*(stall|blocks its thread)'
   [[ -n "$extra" ]] && re="$re|$extra"
   if grep -Eiq "$re" "$file" 2>/dev/null; then
     d_fail "errors in $(basename "$file"):"
