@@ -531,3 +531,39 @@ TEST_CASE("a lookup through a slow name server leaves the other threads running 
         require_same(p);
     }
 }
+
+// ---- daemon smoke tests' findings (issue 6) ------------------------------------
+// busybox httpd's children each started an offload thread for a numeric
+// getnameinfo; the watchdog's own thread is kept out (COHOOK_STALL_MS=0).
+TEST_CASE("numeric-only getnameinfo/getaddrinfo start no thread, in a forked child too", "[numericnames]") {
+    for (const char* carriers : {"1", "2"}) {
+        auto p = both({bin("numericnames")}, {{"COHOOK_CARRIERS", carriers}, {"COHOOK_STALL_MS", "0"}});
+        INFO("COHOOK_CARRIERS=" << carriers);
+        require_native_says(p, {
+            "process: getnameinfo(numeric): 0 127.0.0.1 8080",
+            "process: getaddrinfo(numeric): 0 127.0.0.1 8080",
+            "process: new OS threads: 0",
+            "forked child: new OS threads: 0",
+            "child exit status 0",
+        });
+        require_same(p);
+    }
+}
+
+// bash hung in every command substitution: a forked child's waitpid(-1)
+// queued for the parent's offload thread, which did not come along.
+TEST_CASE("a forked child of a process that used the offload pool can wait for its own children",
+          "[forkpool]") {
+    for (const char* carriers : {"1", "2"}) {
+        auto p = both({bin("forkpool")}, {{"COHOOK_CARRIERS", carriers}});
+        INFO("COHOOK_CARRIERS=" << carriers);
+        require_native_says(p, {
+            "parent: waitpid: that child, exit status 3",
+            "forked child: waitpid: that child, exit status 5",
+            "forked child, again: waitpid: that child, exit status 6",
+            "forked child exit status 0",
+            "parent, after: waitpid: that child, exit status 7",
+        });
+        require_same(p);
+    }
+}

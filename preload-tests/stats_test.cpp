@@ -184,6 +184,34 @@ TEST_CASE("cohook stats PID: a live process's counters, for its own uid only", "
     CHECK(!abstract_socket_exists(name));  // gone with the process
 }
 
+TEST_CASE("a forked child serves and reports its own stats", "[stats]") {
+    Proc p({bin("statsprog"), "fork"}, Mode::shim, {{"COHOOK_STATS", "stderr"}});
+    pid_t parent = p.pid();
+    auto line = p.read_line(10s);
+    REQUIRE(line);
+    REQUIRE(line->rfind("child ", 0) == 0);
+    pid_t child = std::stoi(line->substr(6));
+
+    RunResult live = cohook_stats(child);  // its own socket, made at the fork
+    INFO("cohook stats " << child << ":\n" << live.describe());
+    REQUIRE(live.ok());
+    auto c = reports(live.out);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].at("pid") == static_cast<unsigned long long>(child));
+    CHECK(cohook_stats(parent).ok());  // the parent's still answers
+
+    RunResult end = p.wait(20s);
+    INFO(end.describe());
+    REQUIRE(end.ok());
+    auto all = reports(end.err);
+    REQUIRE(all.size() == 2);  // one line each, the child's first
+    CHECK(all[0].at("pid") == static_cast<unsigned long long>(child));
+    CHECK(all[0].at("coroutines_live") == 0);
+    CHECK(all[0].at("parks_sleep") >= 150);
+    CHECK(all[1].at("pid") == static_cast<unsigned long long>(parent));
+    CHECK(all[1].at("parks_child") == 1);
+}
+
 TEST_CASE("without COHOOK_STATS there is no stats socket", "[stats]") {
     Proc p({bin("statsprog"), "live"}, Mode::shim, {});
     usleep(300 * 1000);  // well into main

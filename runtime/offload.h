@@ -27,6 +27,10 @@ class OffloadPool {
   void run(void (*fn)(void*), void* arg);
   // Is the calling thread one of the pool's?
   static bool on_pool_thread();
+  // In a forked child: the pool threads did not come along (and may have
+  // held the locks). Forget them, so the next job makes a thread of its own
+  // instead of queueing for one that will never take it.
+  void reset_after_fork();
 
   struct Stats {
     uint64_t jobs = 0;

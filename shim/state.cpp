@@ -129,6 +129,7 @@ void after_fork_in_child() {
   }
   t_carrier = nullptr;
   stall_watchdog_after_fork();
+  g_offload.reset_after_fork();
   Thread::reset_after_fork(adopted != nullptr);
   g_main_handle = os_pthread_self()();
   g_carriers.reset_after_fork(nullptr);

@@ -6,7 +6,8 @@
  * new thread does not run until the creating thread waits, so the waits are
  * ordered without any race (stats_test.cpp lists the resulting counts).
  * `statsprog live` naps 10 ms at a time for up to 60 s: a live process whose
- * counters keep growing.
+ * counters keep growing. `statsprog fork` forks a child that prints its pid,
+ * naps for 1.5 s and exits normally; the parent waits for it.
  */
 #include "common.h"
 
@@ -125,9 +126,25 @@ static int live(void)
     return 0;
 }
 
+static int forked(void)
+{
+    pid_t pid = fork();
+    if (pid < 0) DIE("fork");
+    if (pid == 0) {
+        printf("child %d\n", (int)getpid());
+        for (int i = 0; i < 150; i++) nap(10);
+        exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "live") == 0) return live();
+    if (argc > 1 && strcmp(argv[1], "fork") == 0) return forked();
 
     for (int i = 0; i < 3; i++) nap(1);
     printf("slept 3 times\n");
