@@ -130,6 +130,7 @@ Coroutine* Scheduler::spawn(Coroutine::Entry entry, void* arg, const SpawnOption
   if (o.publish) *o.publish = co;
   live_.fetch_add(1, std::memory_order_relaxed);
   LiveCoroutines::spawned();
+  watchdog::note_spawn();  // the stall watchdog starts with the first one
   if (t_scheduler == this) make_ready_local(co);
   else push_inbox(co);
   return co;

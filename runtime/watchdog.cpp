@@ -423,8 +423,32 @@ bool start(const Options& o) {
 
 bool running() { return g_started.load(std::memory_order_relaxed); }
 
+std::atomic<bool> g_armed{false};
+namespace {
+Options g_armed_opt;
+SpinLock g_arm_lock;
+}  // namespace
+
+void arm(const Options& o) {
+  if (!o.stall_ms || g_started.load()) return;
+  SpinGuard g(g_arm_lock);
+  g_armed_opt = o;
+  g_armed.store(true, std::memory_order_release);
+}
+
+bool start_armed() {
+  Options o;
+  {
+    SpinGuard g(g_arm_lock);
+    if (!g_armed.exchange(false)) return g_started.load();
+    o = g_armed_opt;
+  }
+  return start(o);
+}
+
 void reset_after_fork() {
   g_started.store(false);
+  g_armed.store(false);
   g_monitor_asleep.store(0);
   for (auto& t : g_track) t = Track{};
   g_site_count = 0;  // a new process: its own reports

@@ -102,6 +102,16 @@ int sample_signal();
 // (again in a forked child after reset_after_fork). False when off
 // (stall_ms == 0) or the thread could not be made.
 bool start(const Options& o);
+// start(o) at the first spawn from now on (note_spawn): a stall needs a
+// second thread on the carrier, and a process that never makes one (a
+// forked child that counts its threads, then execs) sees no extra thread.
+// false: the monitor could not be made (the caller may say so).
+void arm(const Options& o);
+extern std::atomic<bool> g_armed;
+bool start_armed();
+inline void note_spawn() {
+  if (g_armed.load(std::memory_order_relaxed)) start_armed();
+}
 bool running();
 // Child after fork: the monitor thread does not exist here; forget it and
 // the stalls seen (start() makes a new one).

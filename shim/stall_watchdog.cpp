@@ -1,5 +1,6 @@
-// The stall watchdog in the shim (runtime/watchdog.h): started with the first
-// carrier when COHOOK_STALL_MS > 0, again in a forked child's first carrier;
+// The stall watchdog in the shim (runtime/watchdog.h): armed with the first
+// carrier when COHOOK_STALL_MS > 0 (again in a forked child), started with
+// the first thread;
 // its reports go to stderr (unless COHOOK_LOG=off) and count in
 // g_stats.stalls.
 #include <unistd.h>
@@ -36,6 +37,7 @@ void stall_watchdog_on_new_carrier() {
   // COHOOK_THREADS=native) keeps the mask the program gave it.
   if (g_config.threads == ThreadMode::Coroutine && !is_main_thread()) watchdog::prepare_carrier_thread();
   if (!watchdog::running()) {
+    // Started by the first pthread_create (Scheduler::spawn), not here.
     watchdog::Options o;
     o.stall_ms = unsigned(g_config.stall_ms);
     o.carriers = &carriers();
@@ -43,9 +45,7 @@ void stall_watchdog_on_new_carrier() {
     o.sigaction = REAL(sigaction);
     o.emit = &emit;
     o.counted = &counted;
-    static std::atomic<bool> warned{false};
-    if (!watchdog::start(o) && !warned.exchange(true))
-      log(LogLevel::Warn, "stall watchdog: no monitor thread (COHOOK_STALL_MS ignored)");
+    watchdog::arm(o);
   }
   watchdog::kick();
 }
