@@ -66,6 +66,7 @@ def plot_echo(run, out):
         ns = sorted(dict.fromkeys(r["conns"] for r in mine))
         axes[1][col].set_xticks(ns, [str(n) for n in ns])
         axes[1][col].minorticks_off()
+        axes[1][col].tick_params(axis="x", labelrotation=45)
         axes[0][col].legend(fontsize=8)
         for a in (axes[0][col], axes[1][col]):
             a.grid(True, alpha=0.3)
