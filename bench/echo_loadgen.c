@@ -249,5 +249,12 @@ int main(int argc, char **argv)
     }
     printf("conns %ld transactions %zu seconds %.3f tps %.0f p50_us %.1f p99_us %.1f mismatches %ld errors %ld\n",
            n, nlat, secs, (double)nlat / secs, (double)p50 / 1e3, (double)p99 / 1e3, mismatches, errors);
-    return mismatches == 0 && errors == 0 && nlat > 0 ? 0 : 1;
+    int ok = mismatches == 0 && errors == 0 && nlat > 0;
+    for (long i = 0; i < n; i++)
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    close(ep);
+    free(conns);
+    free(lat);
+    return ok ? 0 : 1;
 }
