@@ -64,6 +64,11 @@ EOF
     h_alive "$pid"
     d_stop "$pid" TERM 15
   fi
+  # Sessions make their own process groups (setsid): one left hanging by a
+  # failed run outlives the listener's group. Only this run's config matches.
+  t0=$SECONDS
+  while pgrep -f -x "vsftpd $conf" >/dev/null && ((SECONDS - t0 < 3)); do sleep 0.1; done
+  for p in $(pgrep -f -x "vsftpd $conf"); do d_fail "session $p still running"; kill -KILL "$p"; done
   d_scan_log "$D_TMP/vsftpd.$mode.log" 'OOPS'
   d_scan_log "$xfer" 'OOPS|FAIL'
   h_end
