@@ -15,6 +15,7 @@
 #include <resolv.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "hook.h"
 #include "offloaded.h"
@@ -219,11 +220,20 @@ res_state caller_state() {
   return s;
 }
 
+// One query at a time per resolver state: the coroutines of a carrier share
+// its _res (thread-local storage is per carrier), which natively only its
+// own thread uses. Striped; the lock parks.
+Mutex& state_lock(res_state st) {
+  static Mutex locks[16];
+  return locks[(reinterpret_cast<uintptr_t>(st) >> 6) % 16];
+}
+
 // call(state, answer) on the pool; the answer buffer bounced through the
 // heap when it is on a copy stack. Inline when the state itself is there.
 template <class Call>
 int resolver_call(res_state st, unsigned char* answer, int anslen, Call call) {
   if (!st || !may_offload() || on_copy_stack(st, sizeof *st) || anslen < 0) return call(st, answer);
+  std::unique_lock<Mutex> hold(state_lock(st));
   unsigned char* heap = nullptr;
   if (on_copy_stack(answer, size_t(anslen))) {
     heap = static_cast<unsigned char*>(malloc(size_t(anslen ? anslen : 1)));
@@ -241,6 +251,7 @@ int resolver_call(res_state st, unsigned char* answer, int anslen, Call call) {
     return x;
   });
   int e = errno;
+  hold.unlock();  // (may make a system call: before errno is restored)
   if (heap) {
     std::memcpy(answer, heap, size_t(anslen));  // a failed query may leave the reply's header there
     free(heap);
