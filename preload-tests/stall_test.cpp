@@ -1,11 +1,12 @@
 // stall_test: the stall watchdog (COHOOK_STALL_MS, runtime/watchdog.h) on
-// three ways a thread holds its carrier -- a spin, stdio on a socket, a
-// process-shared mutex -- each program run natively and under the shim with
+// ways a thread holds its carrier -- a spin, stdio on a socket, a
+// process-shared mutex, msgrcv -- each program run natively and under the shim with
 // one carrier: stdout identical, and under the shim exactly one report on
 // stderr whose content names the carrier, the thread's start routine, the
 // frames and the hint. COHOOK_STALL_MS=0 and native runs print none. An idle
 // process with the watchdog on makes no context switch in 2 s.
 #include <dirent.h>
+#include <sys/syscall.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -134,6 +135,19 @@ TEST_CASE("stall watchdog: a process-shared mutex held 500 ms by another process
     CHECK_THAT(rep, Contains(" pthread_mutex_lock+0x"));
     CHECK_THAT(rep, Contains(" locker_main+0x"));
     CHECK_THAT(rep, Contains("  hint: a lock glibc waits for in the kernel"));
+}
+
+TEST_CASE("stall watchdog: msgrcv, which a signal would end with EINTR, is reported without the sampling "
+          "signal, from where it was called; msgrcv still returns the message",
+          "[stallmsgq]") {
+    std::string rep =
+        one_report("stall_msgq", "msgrcv: 16 bytes 'late message'\nthe sender exited 0\n");
+    INFO("report:\n" << rep);
+    CHECK(ms_in(rep) >= 100);
+    CHECK_THAT(rep, Contains("  no backtrace: it waits in system call " + std::to_string(SYS_msgrcv) +
+                             ", which the watchdog's signal would interrupt"));
+    CHECK_THAT(rep, Contains("  #0 msgrcv+0x"));
+    CHECK_THAT(rep, Contains("  hint: a call the shim does not interpose (msgrcv)"));
 }
 
 TEST_CASE("stall watchdog: an idle process with the watchdog on makes no context switch in 2 s", "[stallidle]") {

@@ -158,6 +158,47 @@ char thread_state(int tid) {
   return p && p[1] == ' ' ? p[2] : 0;
 }
 
+// The system call thread tid sleeps in, and the user pc it made it from
+// (/proc/self/task/TID/syscall: "nr args... sp pc"). false if not in one.
+bool read_syscall(int tid, long* nr, uintptr_t* pc) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  long fd = sys::call6(SYS_openat, AT_FDCWD, long(path), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[256];
+  long n = sys::read(int(fd), buf, sizeof buf - 1);
+  sys::close(int(fd));
+  if (n <= 0) return false;
+  buf[n] = 0;
+  char* end = nullptr;
+  *nr = strtol(buf, &end, 10);
+  if (end == buf || *nr < 0) return false;
+  const char* last = strrchr(buf, ' ');
+  *pc = last ? uintptr_t(strtoull(last + 1, nullptr, 16)) : 0;
+  return true;
+}
+
+// Does a wait in system call nr go on, unseen, after a signal whose handler
+// has SA_RESTART (signal(7))? The others (poll, epoll_wait, nanosleep,
+// io_uring_enter...) would return EINTR to the program: no sample then.
+bool restarts_after_signal(long nr) {
+  switch (nr) {
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev: case SYS_pread64: case SYS_pwrite64:
+    case SYS_recvfrom: case SYS_sendto: case SYS_recvmsg: case SYS_sendmsg: case SYS_accept4:
+    case SYS_connect: case SYS_futex: case SYS_wait4: case SYS_waitid: case SYS_flock: case SYS_fcntl:
+    case SYS_openat:
+#ifdef SYS_accept
+    case SYS_accept:
+#endif
+#ifdef SYS_open
+    case SYS_open:
+#endif
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Ask carrier s for a sample and wait (briefly) for it. nullptr plus why not.
 const Heartbeat::Sample* take_sample(Scheduler* s, uint64_t runs, const char** why) {
   Heartbeat& hb = s->heartbeat();
@@ -260,18 +301,31 @@ void report(unsigned index, Scheduler* s, uint64_t runs, const void* running, Na
   Heartbeat& hb = s->heartbeat();
   const char* why = nullptr;
   char state = thread_state(hb.tid);  // before the signal wakes it
-  const Heartbeat::Sample* sm = take_sample(s, runs, &why);
+  long nr = -1;
+  uintptr_t sys_pc = 0;
+  bool in_syscall = state != 'R' && read_syscall(hb.tid, &nr, &sys_pc);
+  char why_buf[160];
+  const Heartbeat::Sample* sm = nullptr;
+  if (in_syscall && !restarts_after_signal(nr)) {
+    snprintf(why_buf, sizeof why_buf,
+             "it waits in system call %ld, which the watchdog's signal would interrupt; the call:", nr);
+    why = why_buf;
+  } else {
+    sm = take_sample(s, runs, &why);
+  }
+  void* sys_frame[1] = {reinterpret_cast<void*>(sys_pc)};
+  void* const* frames = sm ? sm->frames : sys_frame;
   // Frames, symbolized once here.
   char names[Heartbeat::kFrames][160];
   char lines[Heartbeat::kFrames][320];
   const char* name_ptrs[Heartbeat::kFrames];
   bool in_program[Heartbeat::kFrames];
-  int n = sm ? sm->count : 0;
+  int n = sm ? sm->count : in_syscall && sys_pc ? 1 : 0;
   uint64_t site = 0;
   const char* innermost_libc = "";
   for (int i = 0; i < n; i++) {
     // Return addresses point after the call: look up the call itself.
-    const void* pc = sm->frames[i];
+    const void* pc = frames[i];
     const void* lookup = i == 0 ? pc : static_cast<const char*>(pc) - 1;
     function_name(lookup, names[i], sizeof names[i]);
     char obj[128];
@@ -286,7 +340,7 @@ void report(unsigned index, Scheduler* s, uint64_t runs, const void* running, Na
     if (!site && in_program[i]) site = names[i][0] ? hash_str(names[i]) : uint64_t(uintptr_t(pc));
   }
   if (!site) {
-    for (int i = 0; i < n; i++) site = hash_str(names[i], site ^ uintptr_t(i == 0 ? 0 : uintptr_t(sm->frames[i])));
+    for (int i = 0; i < n; i++) site = hash_str(names[i], site ^ uintptr_t(i == 0 ? 0 : uintptr_t(frames[i])));
     if (!n) site = sm ? 1 : 2;  // no frames: one report for each kind
   }
   if (sm && sm->runs != runs) n = 0;  // it moved on meanwhile
@@ -301,13 +355,17 @@ void report(unsigned index, Scheduler* s, uint64_t runs, const void* running, Na
   if (sm && sm->name[0]) t.add(" \"%s\"", sm->name);
   if (start[0]) t.add(" (start routine %s)", start);
   size_t live = s->live();
-  size_t others = sm && !sm->is_main && live ? live - 1 : live;
+  bool main_runs = sm && sm->runs == runs ? sm->is_main : running == s->main_coroutine();
+  size_t others = !main_runs && live ? live - 1 : live;
   t.add(" for at least %" PRId64 " ms without returning to its scheduler (%zu other thread(s) live there)\n",
         ran_for / 1000000, others);
   if (!sm) t.add("  no backtrace: %s\n", why);
   else if (!n) t.add("  no backtrace: it returned to its scheduler before the sample\n");
   for (int i = 0; i < n; i++) t.add("  #%d %s\n", i, lines[i]);
   Cause c = classify(name_ptrs, in_program, n, state);
+#ifdef SYS_io_uring_enter
+  if (in_syscall && nr == SYS_io_uring_enter) c = Cause::Uring;
+#endif
   hint(t, c, start, sm && sm->is_main, innermost_libc);
   g_reports.fetch_add(1, std::memory_order_relaxed);
   if (g_opt.emit) g_opt.emit(t.buf, t.len);
