@@ -29,7 +29,9 @@ struct Record;
 Record* find(pthread_t handle);
 void release(Record* r);
 // Park until the start routine is done, the deadline passes or the calling
-// coroutine is asked to cancel. True when done.
+// coroutine is asked to cancel. True when done: the caller must then make
+// glibc's blocking join (the ending thread may still touch the caller's
+// Parker until it has exited).
 bool wait_done(Record* r, Deadline deadline);
 // The thread was joined or detached: nobody may find it again.
 void forget(Record* r);

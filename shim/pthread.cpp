@@ -144,19 +144,20 @@ CondVar g_once_cv;
 
 // A join of an OS thread kept native by COHOOK_NATIVE_THREADS, from a
 // context that parks (a coroutine, a carrier's main thread): park until its
-// start routine is done or the deadline passes, then let glibc's join
-// (`real`) give the result -- by then it waits only for the thread's last
-// steps. Other handles go straight to glibc.
+// start routine is done or the deadline passes. Done: glibc's blocking join,
+// which then waits only for the thread's last steps (TLS destructors, exit);
+// not done (a deadline, tryjoin): glibc's own call `real` gives the result.
+// Other handles go straight to `real`.
 template <class RealJoin>
-int join_os_thread(pthread_t th, Deadline deadline, RealJoin real) {
+int join_os_thread(pthread_t th, void** ret, Deadline deadline, RealJoin real) {
   native_exit::Record* r = can_park() && th != NEXT(pthread_self)() ? native_exit::find(th) : nullptr;
   if (!r) return real();
-  if (deadline != 0) native_exit::wait_done(r, deadline);  // 0: tryjoin
-  if (Thread::cancel_requested()) {
+  bool done = deadline != 0 && native_exit::wait_done(r, deadline);  // 0: tryjoin
+  if (!done && Thread::cancel_requested()) {
     native_exit::release(r);
     Thread::test_cancel();  // the target stays joinable, as natively
   }
-  int rc = real();
+  int rc = done ? NEXT(pthread_join)(th, ret) : real();
   if (rc == 0) native_exit::forget(r);
   native_exit::release(r);
   return rc;
@@ -205,7 +206,7 @@ COHOOK_HOOK int pthread_join(pthread_t th, void** ret) {
   Thread* t = Thread::from_handle(th);
   if (!t) {
     Thread::test_cancel();
-    return join_os_thread(th, kForever, [&] { return NEXT(pthread_join)(th, ret); });
+    return join_os_thread(th, ret, kForever, [&] { return NEXT(pthread_join)(th, ret); });
   }
   Thread::test_cancel();
   return t->join(ret, kForever, false);
@@ -213,7 +214,7 @@ COHOOK_HOOK int pthread_join(pthread_t th, void** ret) {
 
 COHOOK_HOOK int pthread_tryjoin_np(pthread_t th, void** ret) noexcept {
   Thread* t = Thread::from_handle(th);
-  if (!t) return join_os_thread(th, 0, [&] { return NEXT(pthread_tryjoin_np)(th, ret); });
+  if (!t) return join_os_thread(th, ret, 0, [&] { return NEXT(pthread_tryjoin_np)(th, ret); });
   return t->join(ret, 0, true);
 }
 
@@ -222,7 +223,7 @@ COHOOK_HOOK int pthread_clockjoin_np(pthread_t th, void** ret, clockid_t clock, 
   if (!t) {
     if (abstime && valid_timespec(abstime) && (clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC)) {
       Thread::test_cancel();
-      return join_os_thread(th, deadline_on(clock, abstime),
+      return join_os_thread(th, ret, deadline_on(clock, abstime),
                             [&] { return NEXT(pthread_clockjoin_np)(th, ret, clock, abstime); });
     }
     return NEXT(pthread_clockjoin_np)(th, ret, clock, abstime);
@@ -237,7 +238,7 @@ COHOOK_HOOK int pthread_timedjoin_np(pthread_t th, void** ret, const timespec* a
   if (!Thread::from_handle(th)) {
     if (abstime && valid_timespec(abstime)) {
       Thread::test_cancel();
-      return join_os_thread(th, deadline_on(CLOCK_REALTIME, abstime),
+      return join_os_thread(th, ret, deadline_on(CLOCK_REALTIME, abstime),
                             [&] { return NEXT(pthread_timedjoin_np)(th, ret, abstime); });
     }
     return NEXT(pthread_timedjoin_np)(th, ret, abstime);
