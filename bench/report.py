@@ -50,6 +50,18 @@ def echo(run):
         out.append(table(["conns"] + servers + ["shim/epoll", "shim/native"] +
                          ["p50/p99 " + s for s in servers] + [""], body))
         out.append("")
+        def per_tx(r):
+            if r.get("server_cpu_ms") is None or not r.get("all_transactions"):
+                return "-"
+            return "%.1f" % (1000 * r["server_cpu_ms"] / r["all_transactions"])
+        if any("server_cpu_ms" in r for r in mine):
+            body = []
+            for n in sorted(dict.fromkeys(r["conns"] for r in mine)):
+                get = {r["server"]: r for r in mine if r["conns"] == n}
+                body.append([n] + [per_tx(get[s]) for s in servers])
+            out.append("server CPU us per transaction (connection setup included):\n")
+            out.append(table(["conns"] + servers, body))
+            out.append("")
     return "\n".join(out)
 
 
