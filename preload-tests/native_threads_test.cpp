@@ -134,6 +134,19 @@ TEST_CASE("COHOOK_NATIVE_THREADS names std::threads by their callable: a lambda'
         CHECK_THAT(shim.err, Contains("std::thread running Spinner: \"Spinner\" is in the callable's type"));
     }
 
+    // from: on a coroutine's stack: the thread io_handler_thread() makes,
+    // while it runs in another std::thread (a coroutine), and no other.
+    auto from = run(argv, Mode::shim,
+                    with({{"COHOOK_NATIVE_THREADS", "from:io_handler_thread"}, {"COHOOK_LOG", "info"}}, kOneCarrier),
+                    30s);
+    INFO("shim run with from:io_handler_thread:\n" << from.describe());
+    CHECK(from.status() == "exit 0");
+    has_lines(from, {
+        "lambda in io_handler_thread(): own OS thread yes, joined by another thread",
+        "function pointer compute_fn: own OS thread no, result 42",
+    });
+    CHECK_THAT(from.err, Contains("stays native: created from io_handler_thread() (from:io_handler_thread)"));
+
     // Names that only begin like the real ones match nothing (whole
     // identifiers only): every std::thread is a coroutine.
     auto plain = run(argv, Mode::shim,
