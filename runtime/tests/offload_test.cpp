@@ -3,6 +3,7 @@
 // within its bound.
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -83,4 +84,29 @@ TEST(OffloadPool, ManyJobsStayWithinTheBound) {
   EXPECT_EQ(finished.load(), 12);
   EXPECT_LE(peak.load(), 3);
   EXPECT_LE(pool.stats().threads, 3u);
+}
+
+// After fork only the forking thread exists: the parent's idle pool thread
+// did not come along. Without reset_after_fork the child's job would queue
+// for it forever (the child dies of its alarm instead).
+TEST(OffloadPool, ForkedChildMakesItsOwnThread) {
+  static OffloadPool pool;
+  pool.configure(1, &start_thread);
+  static std::atomic<bool> ran{false};
+  pool.run([](void*) { ran = OffloadPool::on_pool_thread(); }, nullptr);
+  ASSERT_TRUE(ran.load());
+  ASSERT_EQ(pool.stats().threads, 1u);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(5);
+    pool.reset_after_fork();
+    ran = false;
+    pool.run([](void*) { ran = OffloadPool::on_pool_thread(); }, nullptr);
+    _exit(ran ? 0 : 1);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(child, &st, 0), child);
+  EXPECT_TRUE(WIFEXITED(st)) << "child killed by signal " << (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
 }
