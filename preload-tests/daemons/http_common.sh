@@ -65,6 +65,10 @@ h_settled_threads() {
 # $H_HOLD_SEND), read PID's thread count into H_THREADS, release them.
 h_threads_at() {
   local port="$1" pid="$2" fifo="$D_TMP/hold.in" out="$D_TMP/hold.out" holder t0=$SECONDS
+  # A library ld.so cannot preload is only warned about: make sure it is in.
+  if [[ $H_MODE == shim ]] && ! grep -q "$(basename "$COHOOK_LIB")" "/proc/$pid/maps" 2>/dev/null; then
+    d_fail "$COHOOK_LIB is not mapped in pid $pid: the shim run would be a native one"
+  fi
   rm -f "$fifo"; mkfifo "$fifo"
   "$D_PYTHON" "$D_ROOT/preload-tests/daemons/hold_conns.py" "$port" "$H_HOLD" "$H_HOLD_SEND" "$H_HOLD_END" <"$fifo" >"$out" 2>&1 &
   holder=$!
