@@ -76,6 +76,7 @@ TEST_CASE("regular-file I/O: the same results inline and offloaded; a FIFO's ope
             "preadv at 200: 7 'pw' 'ritev'",
             "pread past the end: 0",
             "offset after the positioned calls: 25",
+            "pread of 64 KiB after POSIX_FADV_DONTNEED: 65536, content right: yes",
             "openat+read: 5 'hello'",
             "read of a directory: -1 EISDIR",
             "creat: ok",

@@ -49,16 +49,53 @@ bool offloadable(int fd) {
 // io(buffer) on the pool; `into`: the call fills the buffer (a read).
 template <class Io>
 ssize_t one_buffer(void* buf, size_t n, bool into, Io io) {
-  if (!on_copy_stack(buf, n)) return offloaded([=] { return io(buf); });
-  auto* tmp = static_cast<char*>(malloc(n ? n : 1));
-  if (!tmp) return io(buf);
-  if (!into) std::memcpy(tmp, buf, n);
-  ssize_t r = offloaded([=] { return io(tmp); });
-  int e = errno;
-  if (into && r > 0) std::memcpy(buf, tmp, size_t(r));
-  free(tmp);
-  errno = e;
+  int caller_errno = errno;  // a call that succeeds leaves errno alone
+  ssize_t r;
+  if (!on_copy_stack(buf, n)) {
+    r = offloaded([=] { return io(buf); });
+  } else {
+    auto* tmp = static_cast<char*>(malloc(n ? n : 1));
+    if (!tmp) return io(buf);
+    if (!into) std::memcpy(tmp, buf, n);
+    r = offloaded([=] { return io(tmp); });
+    int e = errno;
+    if (into && r > 0) std::memcpy(buf, tmp, size_t(r));
+    free(tmp);
+    errno = e;
+  }
+  if (r >= 0) errno = caller_errno;
   return r;
+}
+
+// A read on the pool unless the page cache has all of it: preadv2 with
+// RWF_NOWAIT returns cached data at once and EAGAIN where it would wait for
+// the device, so a cache hit costs no thread hand-over. What is missing of
+// a partly cached read is read on the pool, as one call would natively.
+// off -1: at (and moving) the file position, as read().
+ssize_t read_file(int fd, void* buf, size_t n, off_t off) {
+  FdInfo* fi = fd_info(fd);
+  if (fi && !fi->no_rwf_nowait && n > 0) {
+    iovec v{buf, n};
+    ssize_t r = REAL(preadv2)(fd, &v, 1, off, RWF_NOWAIT);
+    if (r < 0 && errno == EOPNOTSUPP) fi->no_rwf_nowait = true;  // this file system: always the pool
+    if (r == ssize_t(n) || r == 0 || (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP)) return r;
+    if (r > 0) {
+      int saved = errno;
+      size_t rest = n - size_t(r);
+      auto* more = static_cast<char*>(buf) + r;
+      off_t at = off < 0 ? off : off + r;
+      ssize_t m = one_buffer(more, rest, true, [=](void* b) {
+        iovec w{b, rest};
+        return REAL(preadv2)(fd, &w, 1, at, 0);
+      });
+      errno = saved;
+      return m > 0 ? r + m : r;
+    }
+  }
+  return one_buffer(buf, n, true, [=](void* b) {
+    iovec w{b, n};
+    return REAL(preadv2)(fd, &w, 1, off, 0);
+  });
 }
 
 // io(iov, cnt) on the pool, with the iovec array itself on the heap.
@@ -83,8 +120,8 @@ using preadv_t = ssize_t (*)(int, const iovec*, int, off_t);
 using sync_t = int (*)(int);
 
 ssize_t do_pread(pread_t real, int fd, void* buf, size_t n, off_t off) {
-  if (!offloadable(fd)) return real(fd, buf, n, off);
-  return one_buffer(buf, n, true, [=](void* b) { return real(fd, b, n, off); });
+  if (!offloadable(fd) || off < 0) return real(fd, buf, n, off);  // a negative offset: EINVAL, as native
+  return read_file(fd, buf, n, off);
 }
 
 ssize_t do_pwrite(pwrite_t real, int fd, const void* buf, size_t n, off_t off) {
@@ -125,7 +162,7 @@ bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == 
 
 ssize_t cohook::shim::file_read(int fd, void* buf, size_t n) {
   if (!offloadable(fd)) return REAL(read)(fd, buf, n);
-  return one_buffer(buf, n, true, [=](void* b) { return REAL(read)(fd, b, n); });
+  return read_file(fd, buf, n, -1);
 }
 
 ssize_t cohook::shim::file_write(int fd, const void* buf, size_t n) {
