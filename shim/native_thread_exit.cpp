@@ -8,6 +8,7 @@
 #include <new>
 
 #include "park.h"
+#include "sanitizers.h"
 #include "spinlock.h"
 #include "state.h"
 #include "thread.h"
@@ -46,8 +47,9 @@ void add(Record* r) {
   g_tracked.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Runs however the start routine ends: by returning, or by pthread_exit or
-// cancellation, whose forced unwinding runs this frame's destructors.
+// The start routine is done: record it and wake the joiners. Runs however it
+// ends (DoneOnExit): by returning, or by pthread_exit or cancellation, whose
+// forced unwinding runs the trampoline frame's destructors.
 //
 // Joiners are unparked after the lock is released: a woken joiner must not
 // spin on it while this thread, just descheduled by its futex wake-up, still
@@ -56,26 +58,36 @@ void add(Record* r) {
 // which returns only after this thread has exited -- its Parker outlives our
 // unpark. Two or more joiners are undefined natively; past kMax they are
 // woken under the lock.
+__attribute__((noinline)) void mark_done(Record* r) {
+  constexpr int kMax = 8;
+  Parker* wake[kMax];
+  int n = 0;
+  {
+    SpinGuard g(r->lock);
+    r->done = true;
+    // wake_matching visits every node (it reads `next` before calling us):
+    // we take the first kMax off ourselves and let it wake the rest.
+    r->waiters.wake_matching(1 << 30, [&](WaitNode& node) {
+      if (n == kMax) return true;  // woken here, under the lock
+      wake[n++] = node.parker;
+      r->waiters.remove(&node);  // queued = false: the joiner may go on
+      return false;
+    });
+  }
+  for (int i = 0; i < n; ++i) wake[i]->unpark();
+  release(r);
+}
+
 struct DoneOnExit {
-  static constexpr int kMax = 8;
   Record* r;
   ~DoneOnExit() {
-    Parker* wake[kMax];
-    int n = 0;
-    {
-      SpinGuard g(r->lock);
-      r->done = true;
-      // wake_matching visits every node (it reads `next` before calling us):
-      // we take the first kMax off ourselves and let it wake the rest.
-      r->waiters.wake_matching(1 << 30, [&](WaitNode& node) {
-        if (n == kMax) return true;  // woken here, under the lock
-        wake[n++] = node.parker;
-        r->waiters.remove(&node);  // queued = false: the joiner may go on
-        return false;
-      });
-    }
-    for (int i = 0; i < n; ++i) wake[i]->unpark();
-    release(r);
+#ifdef COHOOK_ASAN
+    // Frames that pthread_exit's unwinding abandoned keep their shadow, and
+    // mark_done's frame lies where they were (ASan clears it this way for
+    // longjmp and throw, which it intercepts; glibc's unwinding it does not).
+    __asan_handle_no_return();
+#endif
+    mark_done(r);
   }
 };
 
