@@ -113,10 +113,16 @@ int old_res_query(const char *, int, int, unsigned char *, int);
 int old_res_search(const char *, int, int, unsigned char *, int);
 int old_res_querydomain(const char *, const char *, int, int, unsigned char *, int);
 int old_res_send(const unsigned char *, int, unsigned char *, int);
-__asm__(".symver old_res_query, __res_query@GLIBC_2.2.5");
-__asm__(".symver old_res_search, __res_search@GLIBC_2.2.5");
-__asm__(".symver old_res_querydomain, __res_querydomain@GLIBC_2.2.5");
-__asm__(".symver old_res_send, __res_send@GLIBC_2.2.5");
+/* The oldest symbol version of each ABI: x86_64 began at 2.2.5, aarch64 at 2.17. */
+#if defined(__aarch64__)
+#define OLD_GLIBC "GLIBC_2.17"
+#else
+#define OLD_GLIBC "GLIBC_2.2.5"
+#endif
+__asm__(".symver old_res_query, __res_query@" OLD_GLIBC);
+__asm__(".symver old_res_search, __res_search@" OLD_GLIBC);
+__asm__(".symver old_res_querydomain, __res_querydomain@" OLD_GLIBC);
+__asm__(".symver old_res_send, __res_send@" OLD_GLIBC);
 
 static const char *herrname(int e)
 {
