@@ -35,6 +35,18 @@ Deadline ts_deadline(const timespec* ts) {
   return deadline_after(int64_t(ts->tv_sec) * 1000000000 + ts->tv_nsec);
 }
 
+// An event loop that finds events every time it looks never parks, so the
+// other threads on its carrier would wait until its work runs out (natively
+// the kernel time-slices them; memcached's workers under load showed 100 ms
+// stalls). Every 64th wait that returns at once gives the carrier away once:
+// a yield, and the dispatcher looks at epoll for the others.
+void share_carrier() {
+  static thread_local unsigned t_waits_without_park = 0;  // per carrier
+  if (++t_waits_without_park < 64) return;
+  t_waits_without_park = 0;
+  if (Scheduler* s = Scheduler::current(); s && s->live() > 0) Scheduler::yield();
+}
+
 // poll(2) semantics over a pollfd array, parking between zero-timeout polls.
 int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
   std::unique_ptr<FdInterest[]> set(new (std::nothrow) FdInterest[n ? n : 1]);
@@ -61,6 +73,7 @@ int park_poll(pollfd* fds, nfds_t n, Deadline deadline) {
       x.write_epoch = fd_epoch(x.fd, IoDir::Write);
     }
     int r = REAL(poll)(fds, n, 0);
+    if (r > 0 && !parked) share_carrier();
     if (r != 0) return r;
     if (now_ns() >= deadline) return 0;
     if (!parked) count_park(ParkReason::Poll);
@@ -155,6 +168,7 @@ int park_epoll(int epfd, epoll_event* ev, int max, Deadline deadline) {
   for (;;) {
     uint64_t epoch = fd_epoch(epfd, IoDir::Read);
     int r = REAL(epoll_wait)(epfd, ev, max, 0);
+    if (r > 0 && !parked) share_carrier();
     if (r != 0) return r;
     if (now_ns() >= deadline) return 0;
     if (!parked) count_park(ParkReason::Poll);
