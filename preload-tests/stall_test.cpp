@@ -97,6 +97,16 @@ TEST_CASE("stall watchdog: a spinning thread beside a ping-pong is reported once
     CHECK_THAT(rep, Contains("  hint: a computation or spin loop"));
     CHECK_THAT(rep, Contains("COHOOK_NATIVE_THREADS=spin_worker"));
 
+    SECTION("main parked on the carrier is a thread kept waiting too") {
+        auto native = run({bin("stall_spin"), "main"}, Mode::native);
+        auto r = run({bin("stall_spin"), "main"}, Mode::shim, kOneCarrier);
+        INFO(native.describe() << r.describe());
+        CHECK(r.status() == "exit 0");
+        CHECK(r.out == native.out);
+        CHECK(count(r.err, "]: stall: carrier 0 (tid ") == 1);
+        CHECK_THAT(r.err, Contains("(start routine spin_worker)"));
+        CHECK_THAT(r.err, Contains("(1 other thread(s) live there)"));
+    }
     SECTION("COHOOK_STALL_MS=0: no report, no monitor") {
         auto r = run({bin("stall_spin")}, Mode::shim, {{"COHOOK_CARRIERS", "1"}, {"COHOOK_STALL_MS", "0"}});
         INFO(r.describe());

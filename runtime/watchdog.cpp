@@ -45,6 +45,7 @@ struct Track {
   uint64_t runs = 0;
   const void* running = nullptr;
   Nanos since = 0;
+  Nanos waited_since = 0;  // the carrier's run-queue wait (run_queue_wait) at `since`
   bool reported = false;
 };
 Track g_track[CarrierSet::kMax];
@@ -357,6 +358,7 @@ void report(unsigned index, Scheduler* s, uint64_t runs, const void* running, Na
   size_t live = s->live();
   bool main_runs = sm && sm->runs == runs ? sm->is_main : running == s->main_coroutine();
   size_t others = !main_runs && live ? live - 1 : live;
+  if (!main_runs && index == 0 && g_opt.carrier0_is_main) others += 1;  // main, parked there
   t.add(" for at least %" PRId64 " ms without returning to its scheduler (%zu other thread(s) live there)\n",
         ran_for / 1000000, others);
   if (!sm) t.add("  no backtrace: %s\n", why);
@@ -371,9 +373,29 @@ void report(unsigned index, Scheduler* s, uint64_t runs, const void* running, Na
   if (g_opt.emit) g_opt.emit(t.buf, t.len);
 }
 
+// How long thread tid has waited runnable for a CPU, in ns (the second field
+// of /proc/self/task/TID/schedstat); 0 when unknown. Time the kernel did not
+// run a carrier is not time its coroutine kept the others waiting: on a
+// loaded machine it alone made 100 ms "stalls". Raw system calls: the
+// monitor must not go through the shim's hooks.
+Nanos run_queue_wait(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+  long fd = sys::call6(SYS_openat, AT_FDCWD, long(path), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[96];
+  long n = sys::read(int(fd), buf, sizeof buf - 1);
+  sys::close(int(fd));
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char* second = std::strchr(buf, ' ');
+  return second ? Nanos(std::strtoull(second + 1, nullptr, 10)) : 0;
+}
+
 // Is s awake (not asleep in epoll)? *stalled when what runs there has run
-// for longer than the threshold while other coroutines live there.
-bool awake(Scheduler* s, Track& tr, Nanos now, bool* stalled) {
+// for longer than the threshold while other coroutines live there (on the
+// program's main carrier, main itself counts: it may be parked there).
+bool awake(Scheduler* s, bool hosts_program_main, Track& tr, Nanos now, bool* stalled) {
   Heartbeat& hb = s->heartbeat();
   if (hb.blocked.load(std::memory_order_seq_cst)) {
     tr = Track{};
@@ -382,14 +404,18 @@ bool awake(Scheduler* s, Track& tr, Nanos now, bool* stalled) {
   const void* running = hb.running.load(std::memory_order_relaxed);
   size_t live = s->live();
   size_t others = running == s->main_coroutine() ? live : live ? live - 1 : 0;
+  if (hosts_program_main && running != s->main_coroutine()) others += 1;
   if (!running || others == 0) {
     tr = Track{};
     return true;  // between coroutines, or delaying nobody: look again later
   }
   uint64_t runs = hb.runs.load(std::memory_order_relaxed);
+  const Nanos threshold = Nanos(g_opt.stall_ms) * 1000000;
   if (runs != tr.runs || running != tr.running || tr.since == 0) {
-    tr = Track{runs, running, now, false};
-  } else if (!tr.reported && now - tr.since >= Nanos(g_opt.stall_ms) * 1000000) {
+    tr = Track{runs, running, now, 0, false};
+    tr.waited_since = run_queue_wait(hb.tid);
+  } else if (!tr.reported && now - tr.since >= threshold &&
+             now - tr.since - (run_queue_wait(hb.tid) - tr.waited_since) >= threshold) {
     *stalled = true;
   }
   return true;
@@ -411,7 +437,7 @@ void* monitor_main(void*) {
       Scheduler* s = g_opt.carriers->at(i);
       if (!s) continue;
       bool stalled = false;
-      any |= awake(s, g_track[i], now, &stalled);
+      any |= awake(s, i == 0 && g_opt.carrier0_is_main, g_track[i], now, &stalled);
       if (stalled) {
         g_track[i].reported = true;
         report(i, s, g_track[i].runs, g_track[i].running, now - g_track[i].since);
@@ -425,7 +451,7 @@ void* monitor_main(void*) {
       for (unsigned i = 0; i < n && !again; i++)
         if (Scheduler* s = g_opt.carriers->at(i)) {
           bool st = false;
-          again = awake(s, g_track[i], now, &st);
+          again = awake(s, i == 0 && g_opt.carrier0_is_main, g_track[i], now, &st);
         }
       if (n != g_opt.carriers->configured()) again = true;
       if (!again) futex_wait(g_monitor_asleep, 1, -1);

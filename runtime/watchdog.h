@@ -85,6 +85,9 @@ constexpr int kMaxReportedSites = 256;
 struct Options {
   unsigned stall_ms = 100;
   CarrierSet* carriers = nullptr;
+  // Carrier 0 is the program's main thread: main, parked there while another
+  // thread runs, is one more thread kept waiting.
+  bool carrier0_is_main = false;
   // Start fn(arg) on a new detached OS thread; 0 or an errno value.
   int (*start_thread)(void* (*fn)(void*), void* arg) = nullptr;
   // libc's sigaction (in the shim, `sigaction` is the hook).

@@ -41,6 +41,7 @@ void stall_watchdog_on_new_carrier() {
     watchdog::Options o;
     o.stall_ms = unsigned(g_config.stall_ms);
     o.carriers = &carriers();
+    o.carrier0_is_main = true;  // the carrier set makes the main thread carrier 0
     o.start_thread = &start_monitor_thread;
     o.sigaction = REAL(sigaction);
     o.emit = &emit;

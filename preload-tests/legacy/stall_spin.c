@@ -7,7 +7,10 @@
  *
  *   stall_spin idle   a thread parked in read and main asleep for 4 s after
  *                     printing "idle": what an idle server looks like (the
- *                     runner counts context switches meanwhile). */
+ *                     runner counts context switches meanwhile).
+ *   stall_spin main   the spinning thread is the only other thread: main
+ *                     naps 20 ms at a time meanwhile, parked on the same
+ *                     carrier, and is the one kept waiting. */
 #include "common.h"
 
 static volatile int stop_pinging;
@@ -64,6 +67,14 @@ int main(int argc, char **argv)
 {
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         DIE("socketpair");
+    if (argc > 1 && strcmp(argv[1], "main") == 0) {
+        pthread_t spin = spawn(spin_worker, NULL);
+        for (int i = 0; i < 10; i++)
+            msleep(20);
+        pthread_join(spin, NULL);
+        printf("main napped 10 times beside a spinning thread\n");
+        return 0;
+    }
     pthread_t pong = spawn(ponger, NULL);
     if (argc > 1 && strcmp(argv[1], "idle") == 0) {
         msleep(50);
