@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <set>
 #include <cstdlib>
 
 #include "run.h"
@@ -566,4 +567,42 @@ TEST_CASE("a forked child of a process that used the offload pool can wait for i
         });
         require_same(p);
     }
+}
+
+// ---- coverage -----------------------------------------------------------------
+// Every symbol libcohook.so exports is a hook, and every hook is called by at
+// least one legacy program: a hook no program calls is a hook no test checks.
+TEST_CASE("every exported hook is called by some legacy program", "[coverage]") {
+    const char* nm = std::getenv("COHOOK_NM");
+    const char* lib = std::getenv("COHOOK_LIB");
+    const char* dir = std::getenv("COHOOK_TEST_BINDIR");
+    REQUIRE(lib);
+    REQUIRE(dir);
+    auto names = [&](std::vector<std::string> args) {
+        std::vector<std::string> cmd = {nm ? nm : "/usr/bin/nm", "-D"};
+        cmd.insert(cmd.end(), args.begin(), args.end());
+        auto r = run(cmd, Mode::native);
+        INFO(r.describe());
+        REQUIRE(r.ok());
+        std::set<std::string> out;
+        for (auto& l : lines(r.out)) {
+            auto sp = l.find_last_of(' ');
+            std::string name = sp == std::string::npos ? l : l.substr(sp + 1);
+            name = name.substr(0, name.find('@'));  // read@GLIBC_2.2.5 -> read
+            if (!name.empty()) out.insert(name);
+        }
+        return out;
+    };
+    auto exported = names({"--defined-only", lib});
+    std::vector<std::string> programs = {"--undefined-only"};
+    for (auto& l : lines(run({"/bin/sh", "-c", std::string("ls -d ") + dir + "/legacy_*"}, Mode::native).out))
+        if (l.size() < 2 || l.compare(l.size() - 2, 2, ".p") != 0) programs.push_back(l);  // not the object dirs
+    REQUIRE(programs.size() > 30);
+    auto called = names(programs);
+    std::string uncalled;
+    for (auto& s : exported)
+        if (!called.count(s)) uncalled += " " + s;
+    INFO(exported.size() << " exported symbols; called by no legacy program:" << uncalled);
+    CHECK(exported.size() > 150);
+    CHECK(uncalled.empty());
 }
