@@ -8,7 +8,6 @@ connections, one column per CPU layout), OUTDIR/bench-memory.png (KiB per
 idle connection and per parked thread) and OUTDIR/bench-http.png (the
 latency-bound service: requests/s against clients).
 """
-import json
 import os
 import sys
 
@@ -16,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+from bench_run import best_echo, load, rows  # noqa: E402
 
 STYLE = {
     "native-threads": ("tab:red", "o"),
@@ -29,20 +29,6 @@ STYLE = {
 LAYOUTS = [("same-core", "server + loadgen on CPU 0"),
            ("split", "server on CPU 0, loadgen on CPU 1"),
            ("two-cpus", "server + loadgen on CPUs 0,1")]
-
-
-def rows(run, section):
-    return [r for r in run["rows"] if r["section"] == section]
-
-
-def best_echo(run):
-    """Echo runs twice per server (rounds in opposite orders): the best."""
-    best = {}
-    for r in rows(run, "echo"):
-        key = (r["layout"], r["conns"], r["server"])
-        if key not in best or r["tps"] > best[key]["tps"]:
-            best[key] = r
-    return list(best.values())
 
 
 def plot_echo(run, out):
@@ -132,7 +118,7 @@ def plot_http(run, out):
 
 
 def main():
-    run = json.load(open(sys.argv[1]))
+    run = load(sys.argv[1])
     out = sys.argv[2]
     plot_echo(run, out)
     plot_memory(run, out)

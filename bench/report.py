@@ -4,22 +4,9 @@ are stated in (docs/benchmarks.md quotes them).
 
     report.py RESULTS.json
 """
-import json
 import sys
 
-
-def rows(run, section):
-    return [r for r in run["rows"] if r["section"] == section]
-
-
-def best_echo(run):
-    """Echo runs twice per server (rounds in opposite orders): the best."""
-    best = {}
-    for r in rows(run, "echo"):
-        key = (r["layout"], r["conns"], r["server"])
-        if key not in best or r["tps"] > best[key]["tps"]:
-            best[key] = r
-    return list(best.values())
+from bench_run import best_echo, load, rows
 
 
 def table(head, body):
@@ -123,7 +110,7 @@ def switch(run):
 
 
 def main():
-    run = json.load(open(sys.argv[1]))
+    run = load(sys.argv[1])
     print("run %s, commit %s; machine at start %s; at end %s\n" % (
         run["stamp"], run["commit"], run["machine_at_start"], run["machine_at_end"]))
     for name, f in [("1. switch", switch), ("2. hooks", hooks), ("3. echo", echo), ("4. memory", memory),
