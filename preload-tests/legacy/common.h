@@ -335,4 +335,32 @@ static inline void pingpong_stop(void)
     pthread_join(pp_threads[0], NULL);
 }
 
+/* The thread a stall program keeps beside its wait (stall_stdio, stall_lock,
+ * stall_msgq): it ticks every 5 ms, so when the wait holds the only carrier
+ * the stall watchdog has a runnable thread kept waiting to report.
+ * ticker_start() before the wait; ticker_stop() after it joins the thread
+ * and returns the number of ticks (varies between runs: print to stderr). */
+__attribute__((unused)) static volatile int tk_stop;
+__attribute__((unused)) static volatile int tk_ticks;
+__attribute__((unused)) static pthread_t tk_thread;
+
+static inline void *tk_main(void *arg)
+{
+    (void)arg;
+    while (!tk_stop) {
+        tk_ticks++;
+        msleep(5);
+    }
+    return NULL;
+}
+
+static inline void ticker_start(void) { tk_thread = spawn(tk_main, NULL); }
+
+static inline int ticker_stop(void)
+{
+    tk_stop = 1;
+    pthread_join(tk_thread, NULL);
+    return tk_ticks;
+}
+
 #endif

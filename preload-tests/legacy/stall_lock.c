@@ -8,20 +8,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-static volatile int done;
-static int ticks;
 static pthread_mutex_t *shared_mu;
 static double locked_after;
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!done) {
-        ticks++;
-        msleep(5);
-    }
-    return NULL;
-}
 
 static void *locker_main(void *arg)
 {
@@ -61,11 +49,10 @@ int main(void)
     if (read(ready[0], &c, 1) != 1)
         DIE("read");
     double start = now_ms();
-    pthread_t tick = spawn(ticker, NULL);
+    ticker_start();
     pthread_t locker = spawn(locker_main, &start);
     pthread_join(locker, NULL);
-    done = 1;
-    pthread_join(tick, NULL);
+    int ticks = ticker_stop();
     int st;
     if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         DIE("child");

@@ -10,24 +10,12 @@
 #include <sys/msg.h>
 #include <sys/wait.h>
 
-static volatile int done;
-static int ticks;
 static int qid;
 
 struct msg {
     long type;
     char text[16];
 };
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!done) {
-        ticks++;
-        msleep(5);
-    }
-    return NULL;
-}
 
 static void *receiver_main(void *arg)
 {
@@ -56,11 +44,10 @@ int main(void)
             DIE("msgsnd");
         _exit(0);
     }
-    pthread_t tick = spawn(ticker, NULL);
+    ticker_start();
     pthread_t rx = spawn(receiver_main, NULL);
     pthread_join(rx, NULL);
-    done = 1;
-    pthread_join(tick, NULL);
+    int ticks = ticker_stop();
     int st;
     if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         DIE("child");

@@ -7,18 +7,6 @@
 
 #include <sys/wait.h>
 
-static volatile int done;
-static int ticks;
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!done) {
-        ticks++;
-        msleep(5);
-    }
-    return NULL;
-}
 
 static void *reader_main(void *arg)
 {
@@ -49,11 +37,10 @@ int main(void)
         _exit(0);
     }
     close(sv[1]);
-    pthread_t tick = spawn(ticker, NULL);
+    ticker_start();
     pthread_t reader = spawn(reader_main, &sv[0]);
     pthread_join(reader, NULL);
-    done = 1;
-    pthread_join(tick, NULL);
+    int ticks = ticker_stop();
     int st;
     if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         DIE("child");
