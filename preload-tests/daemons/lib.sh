@@ -129,6 +129,13 @@ d_start_python_http() {
   d_wait_port "$port" "$D_PID"
 }
 
+# d_stop_python_http MODE PID: stop the server d_start_python_http started in
+# MODE; a Python traceback in its log is a failure.
+d_stop_python_http() {
+  d_stop "$2"
+  d_scan_log "$D_TMP/python_http.$1.log" 'Traceback|Exception'
+}
+
 # d_start_tinyproxy MODE PORT BACKEND_PORT: tinyproxy (thread per connection)
 # on 127.0.0.1:PORT as a forward proxy for the HTTP server already listening
 # on 127.0.0.1:BACKEND_PORT (drive it with `ab -X 127.0.0.1:PORT`). Its own log

@@ -17,8 +17,7 @@ run_mode() {
     h_ab 2000 50 "http://127.0.0.1:$port/payload.bin"
     h_payload "http://127.0.0.1:$port/payload.bin"
     h_alive "$pid"
-    d_stop "$pid"
-    d_scan_log "$D_TMP/python_http.$mode.log" 'Traceback|Exception'
+    d_stop_python_http "$mode" "$pid"
   fi
   h_end
 }

@@ -36,6 +36,5 @@ run_mode() {
 
 run_mode native
 run_mode shim
-d_stop "$backend_pid"
-d_scan_log "$D_TMP/python_http.native.log" 'Traceback|Exception'
+d_stop_python_http native "$backend_pid"
 d_finish

@@ -32,8 +32,7 @@ run_mode() {
     fi
     t_hold_stop
     h_alive "$pid"
-    d_stop "$pid"
-    d_scan_log "$D_TMP/python_http.$mode.log" 'Traceback|Exception'
+    d_stop_python_http "$mode" "$pid"
   fi
   h_end
 }
