@@ -117,6 +117,16 @@ h_wrk() {
   d_log "$H_MODE: wrk -t2 -c50 -d3s: $total requests, no errors, $H_RPS requests/s"
 }
 
+# h_wrk_then_ab URL: the event-loop servers' load (lighttpd, nginx): h_wrk,
+# then h_ab -n 4000 -c 50; the row shows wrk's figure.
+h_wrk_then_ab() {
+  local url="$1" rps
+  h_wrk "$url"
+  rps=$H_RPS
+  h_ab 4000 50 "$url"
+  H_RPS=$rps
+}
+
 # h_payload URL [CURL_ARGS...]: 20 concurrent downloads of URL, each must
 # match H_MD5 byte for byte.
 h_payload() {

@@ -8,7 +8,7 @@ d_need lighttpd wrk ab curl
 h_docroot "$D_TMP/www"
 
 run_mode() {
-  local mode="$1" port pid rps
+  local mode="$1" port pid
   local dir="$D_TMP/lighttpd.$mode"
   h_begin lighttpd "$mode"
   port=$(d_free_port)
@@ -28,10 +28,7 @@ CONF
   pid=$D_PID
   if d_wait_port "$port" "$pid"; then
     h_threads_at "$port" "$pid"
-    h_wrk "http://127.0.0.1:$port/payload.bin"
-    rps=$H_RPS
-    h_ab 4000 50 "http://127.0.0.1:$port/payload.bin"
-    H_RPS=$rps   # the row shows wrk's figure
+    h_wrk_then_ab "http://127.0.0.1:$port/payload.bin"
     h_payload "http://127.0.0.1:$port/payload.bin"
     h_alive "$pid"
     d_stop "$pid"
