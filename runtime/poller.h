@@ -49,6 +49,8 @@ class Poller {
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
+  // forget_all_fds_after_fork ran: no fd lists this poller any more.
+  void registrations_dropped_by_fork() { registrations_dropped_ = true; }
 
   bool ok() const { return epfd_ >= 0 && wakefd_ >= 0; }
   int epoll_fd() const { return epfd_; }
@@ -76,6 +78,7 @@ class Poller {
  private:
   int epfd_ = -1;
   int wakefd_ = -1;
+  bool registrations_dropped_ = false;
 };
 
 // Readiness epoch of fd in one direction; sample it before trying the I/O.
