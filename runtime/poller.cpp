@@ -171,6 +171,15 @@ Poller::~Poller() {
   if (wakefd_ >= 0) sys::close(wakefd_);
 }
 
+void Poller::close_after_fork() {
+  registrations_dropped_ = true;
+  own_fd(epfd_, false);
+  own_fd(wakefd_, false);
+  if (epfd_ >= 0) sys::close(epfd_);
+  if (wakefd_ >= 0) sys::close(wakefd_);
+  epfd_ = wakefd_ = -1;
+}
+
 void Poller::own(int fd, bool add) { own_fd(fd, add); }
 
 bool Poller::owns_fd(int fd) {

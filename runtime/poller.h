@@ -49,8 +49,10 @@ class Poller {
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
-  // forget_all_fds_after_fork ran: no fd lists this poller any more.
-  void registrations_dropped_by_fork() { registrations_dropped_ = true; }
+  // In a forked child, after forget_all_fds_after_fork (no fd lists this
+  // poller any more): close the epoll fd and the eventfd, which the
+  // destructor will then not walk the fd table for nor close again.
+  void close_after_fork();
 
   bool ok() const { return epfd_ >= 0 && wakefd_ >= 0; }
   int epoll_fd() const { return epfd_; }
