@@ -75,10 +75,7 @@ Scheduler* CarrierSet::pick() {
 }
 
 void CarrierSet::reset_after_fork(Scheduler* first) {
-  // Stores only where a carrier was: a store is a copy-on-write fault in the
-  // child, and most of the 8 KiB of slots were never used.
-  for (unsigned i = 0; i < kMax; ++i)
-    if (slots_[i].load(std::memory_order_relaxed)) slots_[i].store(nullptr, std::memory_order_relaxed);
+  for (unsigned i = 0; i < kMax; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
   slots_[0].store(first, std::memory_order_release);
   next_slot_.store(1);
   started_.store(false);

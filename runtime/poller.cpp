@@ -151,10 +151,8 @@ Poller::Poller() {
 Poller::~Poller() {
   // Registrations die with the epoll instance (a carrier's thread exits).
   // The fds themselves are still open: wake their waiters as for an event,
-  // so they retry and register with their own carrier's poller. In a forked
-  // child forget_all_fds_after_fork already dropped them all: the walk
-  // would only write every entry's lock (copy-on-write faults).
-  if (!registrations_dropped_) g_fds.for_each([this](FdState& st) {
+  // so they retry and register with their own carrier's poller.
+  g_fds.for_each([this](FdState& st) {
     SpinGuard g(st.lock);
     for (size_t i = 0; i < st.pollers.size(); ++i) {
       if (st.pollers[i] != this) continue;
@@ -169,15 +167,6 @@ Poller::~Poller() {
   own_fd(wakefd_, false);
   if (epfd_ >= 0) sys::close(epfd_);
   if (wakefd_ >= 0) sys::close(wakefd_);
-}
-
-void Poller::close_after_fork() {
-  registrations_dropped_ = true;
-  own_fd(epfd_, false);
-  own_fd(wakefd_, false);
-  if (epfd_ >= 0) sys::close(epfd_);
-  if (wakefd_ >= 0) sys::close(wakefd_);
-  epfd_ = wakefd_ = -1;
 }
 
 void Poller::own(int fd, bool add) { own_fd(fd, add); }
@@ -386,15 +375,8 @@ WaitResult wait_any(Poller& poller, FdInterest* set, size_t n, Deadline deadline
   return result;
 }
 
-// Only entries with something to forget are written: a write is a
-// copy-on-write fault in the child, and the table has 1024 entries per chunk
-// while a forked server child uses a handful. A clean entry is in no epoll
-// instance, so no stale event can carry its generation.
 void forget_all_fds_after_fork() {
   g_fds.for_each([](FdState& st) {
-    if (!st.lock.held() && st.pollers.empty() && !st.unpollable && st.dir[0].waiters.empty() &&
-        st.dir[1].waiters.empty())
-      return;
     new (&st.lock) SpinLock();  // a parent thread may have held it at fork
     new (&st.pollers) std::vector<Poller*>();  // (leaks the parent's array)
     st.unpollable = false;

@@ -49,10 +49,6 @@ class Poller {
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
-  // In a forked child, after forget_all_fds_after_fork (no fd lists this
-  // poller any more): close the epoll fd and the eventfd, which the
-  // destructor will then not walk the fd table for nor close again.
-  void close_after_fork();
 
   bool ok() const { return epfd_ >= 0 && wakefd_ >= 0; }
   int epoll_fd() const { return epfd_; }
@@ -80,7 +76,6 @@ class Poller {
  private:
   int epfd_ = -1;
   int wakefd_ = -1;
-  bool registrations_dropped_ = false;
 };
 
 // Readiness epoch of fd in one direction; sample it before trying the I/O.

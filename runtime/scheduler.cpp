@@ -210,12 +210,6 @@ void Scheduler::abandon_after_fork() {
   Coroutine::set_current(nullptr);
 }
 
-void Scheduler::leave_after_fork() {
-  poller_.close_after_fork();
-  counters_->give_back();
-  if (t_scheduler == this) abandon_after_fork();
-}
-
 void Scheduler::run() {
   while (live_.load(std::memory_order_relaxed) > 0) {
     run_waiter_ = &main_->parker_;

@@ -132,13 +132,6 @@ class Scheduler {
   // stacks -- so that a fresh Scheduler can adopt the running context as its
   // main.
   static void abandon_after_fork();
-  // In a forked child, for the forking thread's own carrier (called from its
-  // main): instead of deleting it, close its epoll fd and eventfd and forget
-  // it. Its stacks, stack pool and coroutine records stay mapped and
-  // untouched: freeing and unmapping them in every child of a forking server
-  // was a string of copy-on-write faults and munmaps (about 30 us a fork).
-  // The alternate signal stack stays in use for the next carrier.
-  void leave_after_fork();
 
   // For the running coroutine (or main):
   static void yield();                      // to the back of the ready queue

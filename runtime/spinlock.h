@@ -22,8 +22,6 @@ class SpinLock {
   }
   bool try_lock() { return !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() { locked_.store(false, std::memory_order_release); }
-  // Only for a forked child, where no other thread can take it.
-  bool held() const { return locked_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> locked_{false};

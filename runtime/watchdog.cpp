@@ -6,7 +6,6 @@
 #include <sys/prctl.h>
 #include <ucontext.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdlib>
@@ -535,14 +534,7 @@ void reset_after_fork() {
   g_started.store(false);
   g_armed.store(false);
   g_monitor_asleep.store(0);
-  // Only the tracks the monitor used (the configured carriers, none if it
-  // never ran), and only where set: each page of g_track the child touches
-  // is a page fault, 40 KiB of them for one fork.
-  unsigned used = g_opt.carriers ? std::min(g_opt.carriers->configured(), unsigned(CarrierSet::kMax)) : 0;
-  for (unsigned i = 0; i < used; i++) {
-    Track& t = g_track[i];
-    if (t.runs || t.running || t.since || t.waited_since || t.reported) t = Track{};
-  }
+  for (auto& t : g_track) t = Track{};
   g_site_count = 0;  // a new process: its own reports
 }
 

@@ -122,7 +122,7 @@ void after_fork_in_child() {
   Coroutine* co = Coroutine::current();
   Thread* adopted = nullptr;
   if (t_carrier && co == t_carrier->main_coroutine()) {
-    t_carrier->leave_after_fork();  // left mapped, like the other carriers
+    delete t_carrier;
   } else if (t_carrier) {
     adopted = Thread::current();
     Scheduler::abandon_after_fork();
